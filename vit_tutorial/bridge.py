@@ -1,0 +1,182 @@
+"""One small accessor over the transformers 4.57 / 5.x naming of ViT internals.
+
+transformers 5 renamed the inside of a ViT layer (see the table in the book's
+chapter 1). The chapters never spell those names themselves: they ask this module.
+
+    >>> parts = layer_parts(model, 0)
+    >>> parts.query.weight.shape          # (768, 768) on both versions
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+import transformers
+
+TRANSFORMERS_VERSION = transformers.__version__
+TRANSFORMERS_MAJOR = int(TRANSFORMERS_VERSION.split(".")[0])
+
+# what -> (4.57 name, 5.x name), relative to one encoder layer unless stated.
+NAME_MAP = {
+    "layers (relative to model.vit)": ("encoder.layer", "layers"),
+    "query": ("attention.attention.query", "attention.q_proj"),
+    "key": ("attention.attention.key", "attention.k_proj"),
+    "value": ("attention.attention.value", "attention.v_proj"),
+    "attention output projection": ("attention.output.dense", "attention.o_proj"),
+    "MLP in (768 -> 3072)": ("intermediate.dense", "mlp.fc1"),
+    "MLP activation": ("intermediate.intermediate_act_fn", "mlp.activation_fn"),
+    "MLP out (3072 -> 768)": ("output.dense", "mlp.fc2"),
+}
+
+# Names that did not change between the two versions (relative to the classification model).
+UNCHANGED = [
+    "vit.embeddings.patch_embeddings.projection",
+    "vit.embeddings.cls_token",
+    "vit.embeddings.position_embeddings",
+    "vit.embeddings.dropout",
+    "vit.layernorm",
+    "classifier",
+]
+UNCHANGED_IN_LAYER = ["layernorm_before", "layernorm_after", "attention"]
+
+
+def _get(obj, dotted: str):
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _has(obj, dotted: str) -> bool:
+    try:
+        _get(obj, dotted)
+    except AttributeError:
+        return False
+    return True
+
+
+def vit_model(model: nn.Module) -> nn.Module:
+    """The bare ``ViTModel`` inside ``model`` (``model.vit``), or ``model`` itself."""
+    return model.vit if hasattr(model, "vit") else model
+
+
+def encoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The list of encoder layers: ``vit.encoder.layer`` (4.57) or ``vit.layers`` (5.x)."""
+    vit = vit_model(model)
+    for name in ("layers", "encoder.layer"):
+        if _has(vit, name):
+            return _get(vit, name)
+    raise AttributeError(
+        f"Can't find the encoder layers of {type(model).__name__} "
+        f"(looked for 'vit.layers' and 'vit.encoder.layer') with transformers "
+        f"{TRANSFORMERS_VERSION}; this book supports 4.57.x and 5.x."
+    )
+
+
+@dataclass(frozen=True)
+class LayerParts:
+    """The sub-modules of one encoder layer, under version-independent names."""
+
+    layer: nn.Module
+    layernorm_before: nn.LayerNorm
+    query: nn.Linear
+    key: nn.Linear
+    value: nn.Linear
+    attention_output: nn.Linear  # 768 -> 768, after the heads are merged
+    layernorm_after: nn.LayerNorm
+    mlp_in: nn.Linear  # 768 -> 3072
+    activation: nn.Module
+    mlp_out: nn.Linear  # 3072 -> 768
+    attention: nn.Module  # the whole attention block (self-attention + output projection)
+    num_heads: int
+    head_dim: int
+    attention_dropout: float
+    hidden_dropout: float
+
+
+def layer_parts(model: nn.Module, index: int = 0) -> LayerParts:
+    """The parts of encoder layer ``index`` of ``model``, whichever transformers runs."""
+    layers = encoder_layers(model)
+    n = len(layers)
+    if not -n <= index < n:
+        raise IndexError(f"layer index {index} is out of range: this model has {n} layers (0..{n - 1})")
+    layer = layers[index]
+    new = _has(layer, "attention.q_proj")
+    col = 1 if new else 0
+    get = lambda key: _get(layer, NAME_MAP[key][col])  # noqa: E731
+    config = vit_model(model).config
+    return LayerParts(
+        layer=layer,
+        layernorm_before=layer.layernorm_before,
+        query=get("query"),
+        key=get("key"),
+        value=get("value"),
+        attention_output=get("attention output projection"),
+        layernorm_after=layer.layernorm_after,
+        mlp_in=get("MLP in (768 -> 3072)"),
+        activation=get("MLP activation"),
+        mlp_out=get("MLP out (3072 -> 768)"),
+        attention=layer.attention,
+        num_heads=config.num_attention_heads,
+        head_dim=config.hidden_size // config.num_attention_heads,
+        attention_dropout=float(config.attention_probs_dropout_prob),
+        hidden_dropout=float(config.hidden_dropout_prob),
+    )
+
+
+def call_attention(model: nn.Module, index: int, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Run HuggingFace's attention block of layer ``index`` on ``hidden_states``.
+
+    Returns ``(output, attention_weights)`` where output is the block output after the
+    output projection, ``(B, N, hidden)``, and weights are ``(B, heads, N, N)`` (eager only).
+    The call signature of the block changed between versions; this hides it.
+    """
+    block = encoder_layers(model)[index].attention
+    if hasattr(block, "q_proj"):  # 5.x: one module returns (output, weights)
+        out, weights = block(hidden_states)
+        return out, weights
+    context, weights = block.attention(hidden_states)  # 4.57: ViTSelfAttention, then ViTSelfOutput
+    return block.output(context, hidden_states), weights
+
+
+def call_mlp(model: nn.Module, index: int, normed: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """HuggingFace's MLP of layer ``index``: ``residual + fc2(act(fc1(normed)))``.
+
+    4.57 splits it into ``intermediate`` and ``output`` (which adds the residual itself);
+    5.x has one ``mlp`` module and the layer adds the residual.
+    """
+    layer = encoder_layers(model)[index]
+    if hasattr(layer, "mlp"):
+        return residual + layer.mlp(normed)
+    return layer.output(layer.intermediate(normed), residual)
+
+
+def layer_output(out) -> torch.Tensor:
+    """The hidden states from an encoder layer's return value (a tuple in 4.57, a tensor in 5.x)."""
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def missing_names(model: nn.Module) -> list[str]:
+    """Every name the book relies on that ``model`` lacks (empty when all is well)."""
+    missing = [name for name in UNCHANGED if not _has(model, name)]
+    try:
+        layers = encoder_layers(model)
+    except AttributeError as err:
+        return missing + [str(err)]
+    col = 1 if _has(layers[0], "attention.q_proj") else 0
+    for name in UNCHANGED_IN_LAYER + [pair[col] for key, pair in NAME_MAP.items() if key != "layers (relative to model.vit)"]:
+        if not _has(layers[0], name):
+            missing.append(f"{NAME_MAP['layers (relative to model.vit)'][col]}[0].{name}")
+    return missing
+
+
+def name_table() -> str:
+    """The 4.57 / 5.x naming table as Markdown, marking the version installed now."""
+    here = 0 if TRANSFORMERS_MAJOR < 5 else 1
+    head = ["what", "4.57", "5.x"]
+    head[1 + here] += " (installed)"
+    rows = ["| " + " | ".join(head) + " |", "|---|---|---|"]
+    for what, (old, new) in NAME_MAP.items():
+        rows.append(f"| {what} | `{old}` | `{new}` |")
+    return "\n".join(rows)

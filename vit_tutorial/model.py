@@ -1,0 +1,368 @@
+"""Loading the model: where the weights come from, on which device, offline-safe.
+
+    >>> model, processor, source = load_model()     # auto: pretrained if at hand, else random
+    >>> print(source)                                # one line: which weights these are
+
+Sources (argument ``source=`` or the environment variable ``VIT_TUTORIAL_WEIGHTS``):
+
+``pretrained``
+    ``google/vit-base-patch16-224`` from the local HuggingFace cache, or from the Hub
+    when it answers. Fails within about two seconds, with advice, when neither works.
+``random``
+    The same architecture and config (ImageNet-1k class names included) with seeded
+    random weights. Every equivalence in the book holds; predictions are meaningless.
+``auto`` (default)
+    ``pretrained`` when cached or the Hub answers within a second, otherwise ``random``.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import NamedTuple
+from urllib.parse import urlparse
+
+import torch
+
+MODEL_ID = "google/vit-base-patch16-224"
+SOURCES = ("auto", "pretrained", "random")
+WEIGHTS_ENV = "VIT_TUTORIAL_WEIGHTS"
+DEVICE_ENV = "VIT_TUTORIAL_DEVICE"
+HUB_PROBE_TIMEOUT_S = 1.0
+
+RANDOM_NOTICE = (
+    "These are RANDOM weights: the numbers flow through the real architecture, so every "
+    "equality check holds, but predictions and pictures of learned structure are "
+    f"meaningless. Set {WEIGHTS_ENV}=pretrained (with network once) for the trained model."
+)
+
+
+class WeightsUnavailableError(OSError):
+    """The pretrained weights are neither in the local cache nor reachable."""
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a model's weights came from."""
+
+    name: str  # "pretrained", "random", or another registered source
+    checkpoint: str  # what was loaded (a Hub id, or a description)
+    trained: bool  # do predictions and attention maps mean anything?
+    reason: str = ""  # why ``auto`` chose this source
+    seed: int | None = None
+
+    @property
+    def notice(self) -> str:
+        """A sentence to print under any output that depends on trained weights."""
+        return "" if self.trained else RANDOM_NOTICE
+
+    @property
+    def stamp(self) -> str:
+        """A short label for figures: ``weights: pretrained google/vit-...``."""
+        extra = f" (seed {self.seed}) - not trained" if self.seed is not None else ""
+        return f"weights: {self.name} {self.checkpoint}{extra}"
+
+    def __str__(self) -> str:
+        line = f"[vit_tutorial] weights: {self.name} ({self.checkpoint})"
+        if self.reason:
+            line += f" - {self.reason}"
+        return line
+
+
+class LoadedModel(NamedTuple):
+    model: torch.nn.Module
+    processor: object
+    source: WeightSource
+
+
+# --------------------------------------------------------------------------- device
+
+
+def device(name: str | None = None) -> torch.device:
+    """The device to compute on: CUDA, then Apple MPS, then CPU.
+
+    ``name`` (or ``VIT_TUTORIAL_DEVICE``) overrides: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"`` or ``"auto"``.
+    """
+    requested = (name if name is not None else os.environ.get(DEVICE_ENV, "auto")).strip().lower()
+    origin = "argument" if name is not None else DEVICE_ENV
+    if requested in ("", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(requested)
+    except RuntimeError:
+        raise ValueError(
+            f"{origin}={requested!r} is not a device name. Use one of: auto, cpu, cuda, cuda:N, mps."
+        ) from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{origin}={requested!r}: this book runs on cpu, cuda or mps, not {dev.type}.")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"{origin}={requested!r} asks for a GPU, but PyTorch sees no CUDA device here. "
+                f"Unset {DEVICE_ENV} (or set it to 'cpu') to run on the CPU."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"{origin}={requested!r}: there are only {torch.cuda.device_count()} CUDA device(s)."
+            )
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError(f"{origin}={requested!r}: Apple MPS is not available on this machine.")
+    return dev
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@lru_cache(maxsize=1)
+def imagenet_labels() -> tuple[str, ...]:
+    """The 1,000 ImageNet-1k class names, in the checkpoint's index order."""
+    text = resources.files("vit_tutorial").joinpath("data/imagenet1k_labels.tsv").read_text("utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    return tuple(row[2] for row in rows)
+
+
+# --------------------------------------------------------------------------- hub / cache
+
+
+def _hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def _offline_by_env() -> bool:
+    return any(
+        os.environ.get(var, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def is_cached(model_id: str = MODEL_ID) -> bool:
+    """True when the config and safetensors weights of ``model_id`` are in the local HF cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = [try_to_load_from_cache(model_id, f) for f in ("config.json", "model.safetensors")]
+    return all(isinstance(path, str) and os.path.exists(path) for path in found)
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """Can a TCP connection to the Hub be opened within ``timeout`` seconds?
+
+    DNS lookups can hang far longer than any socket timeout, so the probe runs in a
+    daemon thread and we stop waiting for it after ``timeout``.
+    """
+    url = urlparse(_hub_endpoint())
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    if not host:
+        return False
+    result: list[bool] = []
+
+    def probe():
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def _how_to_get_weights() -> str:
+    return (
+        f"The pretrained weights of {MODEL_ID} are not in the local HuggingFace cache and the "
+        f"Hub ({_hub_endpoint()}) can't be reached. To get them, either:\n"
+        f"  - connect to the internet once and run: python -c \"import vit_tutorial; "
+        f"vit_tutorial.load_model('pretrained')\"  (they are cached for offline use), or\n"
+        f"  - point HF_HOME at a HuggingFace cache that already holds {MODEL_ID}.\n"
+        f"Or use random weights: load_model('random') / {WEIGHTS_ENV}=random."
+    )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def vit_config(**overrides):
+    """The ``google/vit-base-patch16-224`` config, built locally (no download)."""
+    from transformers import ViTConfig
+
+    labels = imagenet_labels()
+    kwargs = dict(
+        id2label={i: name for i, name in enumerate(labels)},
+        label2id={name: i for i, name in enumerate(labels)},
+        attn_implementation="eager",
+    )
+    kwargs.update(overrides)
+    return ViTConfig(**kwargs)
+
+
+def image_processor(size: int = 224):
+    """An image processor equal to the checkpoint's: resize to ``size`` (bilinear), x/255, (x-0.5)/0.5.
+
+    On transformers 5.x the PIL-backed processor is used, so no torchvision is needed
+    and no fallback warning is printed.
+    """
+    import transformers
+
+    cls = getattr(transformers, "ViTImageProcessorPil", None) or transformers.ViTImageProcessor
+    from PIL import Image
+
+    return cls(
+        do_resize=True,
+        size={"height": size, "width": size},
+        resample=Image.BILINEAR,
+        do_rescale=True,
+        rescale_factor=1 / 255,
+        do_normalize=True,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+
+
+def random_model(seed: int = 0, config=None):
+    """A ViT with seeded random weights: same architecture, same labels, not trained."""
+    from transformers import ViTForImageClassification
+
+    config = config if config is not None else vit_config()
+    if getattr(config, "_attn_implementation", None) != "eager":
+        config._attn_implementation = "eager"
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = ViTForImageClassification(config)
+    finally:
+        torch.random.set_rng_state(state)  # don't change the caller's random stream
+    return model.eval()
+
+
+def _pretrained_model(local_only: bool):
+    from transformers import ViTForImageClassification
+
+    return ViTForImageClassification.from_pretrained(
+        MODEL_ID, attn_implementation="eager", use_safetensors=True, local_files_only=local_only
+    ).eval()
+
+
+def resolve_source(source: str | None = None) -> tuple[str, str]:
+    """Decide which weights to use, fast and without waiting on a missing network.
+
+    Returns ``(name, reason)``; ``name`` is ``"pretrained"`` or ``"random"``.
+    """
+    requested = source if source is not None else os.environ.get(WEIGHTS_ENV, "auto")
+    origin = "source" if source is not None else WEIGHTS_ENV
+    key = str(requested).strip().lower()
+    if key not in SOURCES:
+        raise ValueError(
+            f"{origin}={requested!r} is not a weight source. Choose one of: {', '.join(SOURCES)}."
+        )
+    if key == "random":
+        return "random", "asked for"
+    if is_cached():
+        return "pretrained", "found in the local HuggingFace cache"
+    if _offline_by_env():
+        reason = "not cached, and HF_HUB_OFFLINE is set"
+    elif hub_reachable():
+        return "pretrained", "downloading from the Hub"
+    else:
+        reason = f"not cached, and the Hub did not answer within {HUB_PROBE_TIMEOUT_S:g} s"
+    if key == "pretrained":
+        raise WeightsUnavailableError(_how_to_get_weights() + f"\n(Details: {reason}.)")
+    return "random", f"pretrained weights unavailable ({reason}); using random weights"
+
+
+def load_model(source: str | None = None, *, device_name: str | None = None, seed: int = 0, verbose: bool = True) -> LoadedModel:
+    """Load ViT-B/16 for image classification, its image processor, and where its weights came from.
+
+    Args:
+        source: ``"auto"`` (default), ``"pretrained"`` or ``"random"``; falls back to
+            ``VIT_TUTORIAL_WEIGHTS``.
+        device_name: passed to :func:`device` (default: ``VIT_TUTORIAL_DEVICE`` or the best one).
+        seed: the seed of the random weights.
+        verbose: print one line saying which weights were chosen.
+
+    Returns:
+        ``LoadedModel(model, processor, source)``; the model is in eval mode, with eager
+        attention so that attention maps are available.
+    """
+    name, reason = resolve_source(source)
+    dev = device(device_name)
+    if name == "pretrained":
+        try:
+            model = _pretrained_model(local_only=reason.startswith("found"))
+        except OSError as err:
+            raise WeightsUnavailableError(_how_to_get_weights() + f"\n(Details: {err})") from None
+        info = WeightSource("pretrained", MODEL_ID, trained=True, reason=reason)
+    else:
+        model = random_model(seed)
+        info = WeightSource("random", f"{MODEL_ID} architecture", trained=False, reason=reason, seed=seed)
+    model = model.to(dev)
+    if verbose:
+        print(info, file=sys.stdout)
+        if not info.trained:
+            print("[vit_tutorial] " + RANDOM_NOTICE)
+    return LoadedModel(model, image_processor(), info)
+
+
+def top_predictions(logits: torch.Tensor, k: int = 5, labels=None) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes of one image's logits ``(num_classes,)`` or ``(1, num_classes)``.
+
+    Returns ``[(label, probability), ...]``, most probable first.
+    """
+    if logits.dim() == 2:
+        if logits.shape[0] != 1:
+            raise ValueError(f"top_predictions takes one image's logits; got a batch of {logits.shape[0]}. Index it first: logits[i].")
+        logits = logits[0]
+    if logits.dim() != 1:
+        raise ValueError(f"expected logits of shape (num_classes,), got {tuple(logits.shape)}")
+    labels = labels if labels is not None else imagenet_labels()
+    if len(labels) != logits.shape[0]:
+        raise ValueError(f"{len(labels)} labels for {logits.shape[0]} logits")
+    probs = logits.detach().float().softmax(-1).cpu()
+    values, indices = probs.topk(min(k, probs.numel()))
+    return [(labels[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+
+
+def format_predictions(preds: list[tuple[str, float]], source: WeightSource) -> str:
+    """Predictions as a small text table, with the weight-source notice when it matters."""
+    lines = [f"{p * 100:6.2f}%  {label}" for label, p in preds]
+    if not source.trained:
+        lines.append("(" + source.stamp + ": these predictions are meaningless)")
+    return "\n".join(lines)
+
+
+
+def parameter_table(model: torch.nn.Module) -> dict[str, int]:
+    """Parameter counts of the parts of a ViT classifier, plus ``"total"``."""
+    from .bridge import encoder_layers, layer_parts, vit_model
+
+    vit = vit_model(model)
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    emb = vit.embeddings
+    layers = encoder_layers(model)
+    n = len(layers)
+    parts = [layer_parts(model, i) for i in range(n)]
+    table = {
+        "patch embedding (Conv2d)": count(emb.patch_embeddings),
+        "[CLS] token + position embeddings": emb.cls_token.numel() + emb.position_embeddings.numel(),
+        f"attention, {n} layers (Q, K, V, output)": sum(count(p.attention) for p in parts),
+        f"MLP, {n} layers (fc1 + fc2)": sum(count(p.mlp_in) + count(p.mlp_out) for p in parts),
+        f"LayerNorms in the {n} layers": sum(count(p.layernorm_before) + count(p.layernorm_after) for p in parts),
+        "final LayerNorm": count(vit.layernorm),
+    }
+    if getattr(vit, "pooler", None) is not None:
+        table["pooler"] = count(vit.pooler)
+    if hasattr(model, "classifier"):
+        table["classifier (linear)"] = count(model.classifier)
+    table["total"] = count(model)
+    if sum(v for k, v in table.items() if k != "total") != table["total"]:
+        raise RuntimeError("parameter_table missed some parameters; the model has parts this book does not know")
+    return table
