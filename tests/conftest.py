@@ -1,0 +1,52 @@
+"""Shared fixtures. Nothing here touches the network."""
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported anywhere
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import vit_tutorial as vt  # noqa: E402
+from vit_tutorial.model import is_cached  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dev() -> torch.device:
+    """The device tests run on (VIT_TUTORIAL_DEVICE, else the best available)."""
+    return vt.device()
+
+
+@pytest.fixture(scope="session")
+def model(dev):
+    """ViT-B/16 with seeded random weights (the exact checkpoint architecture), eval mode."""
+    return vt.random_model(seed=0).to(dev)
+
+
+@pytest.fixture(scope="session")
+def pretrained_model(dev):
+    """The pretrained checkpoint, when it is in the local HF cache; otherwise the test is skipped."""
+    if not is_cached():
+        pytest.skip("pretrained google/vit-base-patch16-224 is not in the local HuggingFace cache")
+    model, _, _ = vt.load_model("pretrained", verbose=False)
+    return model.to(dev)
+
+
+@pytest.fixture(params=["random", "pretrained"])
+def any_model(request, model):
+    """Each test using this runs on random weights, and on pretrained ones when cached."""
+    if request.param == "random":
+        return model
+    return request.getfixturevalue("pretrained_model")
+
+
+@pytest.fixture(scope="session")
+def cat_pixels(dev) -> torch.Tensor:
+    """The sample cat photo as pixel values (1, 3, 224, 224)."""
+    return vt.preprocess(vt.load_image("cat")).to(dev)
+
+
+@pytest.fixture(scope="session")
+def batch_pixels(dev) -> torch.Tensor:
+    """The four sample photos as one batch (4, 3, 224, 224)."""
+    return torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")]).to(dev)
