@@ -129,3 +129,139 @@ def patch_at(x: float, y: float, *, grid=14, image_shape=(224, 224)) -> int:
     if not (0 <= x < w and 0 <= y < h):
         raise ValueError(f"({x}, {y}) is outside the {w} x {h} image")
     return int(y // (h / rows)) * cols + int(x // (w / cols))
+
+
+# --- attention pictures (chapter 4) -------------------------------------------------------------
+
+
+def _square(weights, what: str) -> np.ndarray:
+    w = _as_numpy(weights)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"{what} must be one head's (tokens, tokens) attention matrix, got shape {tuple(w.shape)}")
+    return w
+
+
+def token_name(token: int, grid=14) -> str:
+    """``"[CLS]"`` for token 0, else ``"patch p (row r, col c)"`` (``p`` counted from 0, without [CLS])."""
+    if token == 0:
+        return "[CLS]"
+    cols = grid if isinstance(grid, int) else grid[1]
+    p = token - 1
+    return f"patch {p} (row {p // cols}, col {p % cols})"
+
+
+def plot_attention_matrix(ax, weights, *, title: str | None = None, cmap: str = "viridis", tokens: int | None = None, colorbar: bool = True):
+    """One head's ``(N, N)`` attention matrix (rows: queries, columns: keys) on ``ax``.
+
+    ``tokens`` shows only the first ``tokens`` rows and columns (a zoom on the top-left corner).
+    Returns the ``AxesImage``.
+    """
+    w = _square(weights, "weights")
+    if tokens is not None:
+        w = w[:tokens, :tokens]
+    mapped = ax.imshow(w, cmap=cmap, interpolation="nearest")
+    ax.set_xlabel("key token (0 = [CLS])", fontsize=8)
+    ax.set_ylabel("query token", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(mapped, ax=ax, fraction=0.046, pad=0.04)
+    return mapped
+
+
+def plot_query_attention(ax, image_display, weights, query: int, *, grid=None, title: str | None = None, **overlay):
+    """Where token ``query`` looks: its row of one head's ``(N, N)`` weights, drawn over the image.
+
+    The [CLS] column is left out of the map (it has no place in the picture); its share is
+    written in the title. A patch query is outlined. Extra keywords go to :func:`overlay_patch_map`.
+    """
+    w = _square(weights, "weights")
+    if not 0 <= query < w.shape[0]:
+        raise ValueError(f"query token {query} is outside 0..{w.shape[0] - 1}")
+    row = w[query]
+    rows_cols = grid_shape(row.shape[0] - 1, grid)
+    mapped = overlay_patch_map(ax, image_display, row[1:], grid=rows_cols, **overlay)
+    if query > 0:
+        mark_patch(ax, query - 1, grid=rows_cols, image_shape=_image_hw(image_display))
+    if title is None:
+        title = f"query {token_name(query, rows_cols)}: [CLS] gets {row[0]:.2f}"
+    ax.set_title(title, fontsize=9)
+    return mapped
+
+
+def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, size: float = 1.6, suptitle: str | None = None, stamp: str | None = None):
+    """Every head of one layer side by side: ``layer_weights`` ``(heads, N, N)`` -> a Figure
+    with one :func:`plot_query_attention` panel per head (each with its own colour scale)."""
+    import matplotlib.pyplot as plt
+
+    lw = _as_numpy(layer_weights)
+    if lw.ndim != 3:
+        raise ValueError(f"layer_weights must be (heads, tokens, tokens), got shape {tuple(lw.shape)}")
+    heads = lw.shape[0]
+    nrows = math.ceil(heads / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size + 0.6), squeeze=False)
+    for h, ax in enumerate(axes.flat):
+        if h >= heads:
+            ax.axis("off")
+            continue
+        plot_query_attention(ax, image_display, lw[h], query, title=f"head {h}  [CLS] {lw[h, query, 0]:.2f}")
+        ax.title.set_fontsize(7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    if stamp:
+        fig.text(0.99, 0.005, stamp, ha="right", va="bottom", fontsize=6, color="gray")
+    fig.tight_layout()
+    return fig
+
+
+def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = None, figsize=(8, 3.4)):
+    """A widget: pick a layer, a head and a query patch; see where that query looks.
+
+    ``maps``: ``(layers, heads, N, N)`` weights for one image (e.g. ``attention_maps(...)[:, 0]``).
+    The left panel is the query's attention over the image, the right one the head's whole
+    matrix with the query's row marked. With an interactive Matplotlib backend (``%matplotlib
+    widget``) a click on the photo picks the query patch. Returns the widget box to display.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    m = _as_numpy(maps)
+    if m.ndim != 4 or m.shape[-1] != m.shape[-2]:
+        raise ValueError(f"maps must be (layers, heads, tokens, tokens) for one image, got shape {tuple(m.shape)}")
+    layers, heads, n, _ = m.shape
+    rows, cols = grid_shape(n - 1, grid)
+    hw = _image_hw(image_display)
+    layer = widgets.IntSlider(0, 0, layers - 1, description="layer")
+    head = widgets.IntSlider(0, 0, heads - 1, description="head")
+    row = widgets.IntSlider(0, 0, rows - 1, description="patch row")
+    col = widgets.IntSlider(0, 0, cols - 1, description="patch col")
+    cls = widgets.Checkbox(False, description="query = [CLS]")
+    out = widgets.Output()
+
+    def draw(*_):
+        query = 0 if cls.value else 1 + row.value * cols + col.value
+        w = m[layer.value, head.value]
+        with out:
+            out.clear_output(wait=True)
+            fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
+            plot_query_attention(left, image_display, w, query, grid=(rows, cols))
+            plot_attention_matrix(right, w, title=f"layer {layer.value}, head {head.value}")
+            right.axhline(query, color="cyan", linewidth=0.8)
+            if stamp:
+                fig.text(0.99, 0.005, stamp, ha="right", va="bottom", fontsize=6, color="gray")
+            fig.tight_layout()
+
+            def on_click(event):  # only fires with an interactive backend
+                if event.inaxes is left and event.xdata is not None:
+                    p = patch_at(event.xdata, event.ydata, grid=(rows, cols), image_shape=hw)
+                    cls.value = False
+                    row.value, col.value = divmod(p, cols)
+
+            fig.canvas.mpl_connect("button_press_event", on_click)
+            plt.show()
+
+    for control in (layer, head, row, col, cls):
+        control.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox([layer, head, cls]), widgets.HBox([row, col]), out])
