@@ -1,0 +1,60 @@
+"""The notebooks as files: committed without outputs, all in the table of contents, Colab-ready.
+
+(Executing them is `pytest --nbmake book/`, part of the README's test command.)
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def _toc_files() -> list[str]:
+    text = (ROOT / "_toc.yml").read_text()
+    root = re.search(r"^root:\s*(\S+)", text, re.M).group(1)
+    return [root] + re.findall(r"^\s*-\s*file:\s*(\S+)", text, re.M)  # commented lines don't match
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "book/ holds no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them before committing (the book build executes notebooks)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_in_the_table_of_contents(path):
+    assert f"book/{path.stem}" in _toc_files(), f"{path.name} is not listed in _toc.yml"
+
+
+def test_every_toc_entry_exists():
+    for entry in _toc_files():
+        assert any((ROOT / f"{entry}{ext}").exists() for ext in (".ipynb", ".md")), f"_toc.yml lists {entry}, which does not exist"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_installs_the_package_on_colab(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "remove-cell" in first.get("metadata", {}).get("tags", []), f"{path.name}: the install cell should be hidden in the book"
+    assert "pip install" in "".join(first["source"]) and "import vit_tutorial" in "".join(first["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_live_in_tagged_cells(path):
+    """Each {solution-start} is followed by a code cell tagged `solution` (so the student copy can remove it)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = nb["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "markdown" and "{solution-start}" in "".join(cell["source"]):
+            nxt = cells[i + 1]
+            assert nxt["cell_type"] == "code" and "solution" in nxt.get("metadata", {}).get("tags", []), (
+                f"{path.name}: cell {i + 1} after a solution-start must be a code cell tagged 'solution'"
+            )
