@@ -1,0 +1,111 @@
+"""Self-checks for chapter 3 ([CLS], positions, dropout): ``check_embed``, ``check_position_similarity``, ``check_dropout``."""
+from __future__ import annotations
+
+import torch
+
+from ._core import Case, run_check
+
+TOKEN_AXES = ("batch", "tokens", "dim")
+
+
+def _cls_first(patches, cls):
+    return torch.cat([cls.expand(patches.shape[0], -1, -1), patches], dim=1)
+
+
+def _reference_embed(patches, cls, positions):
+    return _cls_first(patches, cls) + positions
+
+
+EMBED_MISTAKES = {
+    "the [CLS] token is appended at the END of the sequence; it must be prepended, token 0, where the "
+    "pooler and classifier look for it": lambda x, cls, pos: torch.cat([x, cls.expand(x.shape[0], -1, -1)], 1) + pos,
+    "you added the positions to the patches BEFORE prepending the [CLS] token, so [CLS] got no position "
+    "embedding of its own: prepend [CLS] first, then add all N + 1 positions (position 0 belongs to [CLS])":
+        lambda x, cls, pos: _cls_first(x + pos[:, 1:], cls),
+    "you added positions before prepending [CLS] and used the first N of them: patch i got position i "
+    "instead of i + 1 and [CLS] got none. Prepend first, then add the whole (1, N + 1, D) tensor":
+        lambda x, cls, pos: _cls_first(x + pos[:, :-1], cls),
+    "the position embeddings are missing: after prepending [CLS], add position_embeddings (1, N + 1, D)":
+        lambda x, cls, pos: _cls_first(x, cls),
+    "the [CLS] token is missing: it is an extra token, concatenated in front along the token axis (dim=1), "
+    "so the output has N + 1 tokens": lambda x, cls, pos: x + pos[:, 1:],
+    "you ADDED the [CLS] vector to every patch instead of putting it in front as an extra token: use "
+    "torch.cat along the token axis": lambda x, cls, pos: x + cls + pos[:, 1:],
+}
+
+
+def _model_embedding_case(model) -> Case:
+    from ..bridge import vit_model
+    from ..images import load_image, preprocess
+
+    emb = vit_model(model).embeddings
+    pixels = preprocess(load_image("cat")).to(emb.cls_token.device)
+    with torch.no_grad():
+        patches = emb.patch_embeddings(pixels)
+    cls, pos = emb.cls_token.detach(), emb.position_embeddings.detach()
+    return Case((patches, cls, pos), _reference_embed(patches, cls, pos), f"the model's cat patches {tuple(patches.shape)}, [CLS] and positions")
+
+
+def check_embed(fn, model=None):
+    """Check ``fn(patch_embeddings (B, N, D), cls_token (1, 1, D), position_embeddings (1, N+1, D)) -> (B, N+1, D)``."""
+    g = torch.Generator().manual_seed(4)
+    cases = []
+    for b, n, d in ((2, 4, 8), (3, 9, 6)):
+        x, cls, pos = torch.randn(b, n, d, generator=g), torch.randn(1, 1, d, generator=g), torch.randn(1, n + 1, d, generator=g)
+        cases.append(Case((x, cls, pos), _reference_embed(x, cls, pos), f"random tensors, batch {b}, {n} patches, dim {d}"))
+    if model is not None:
+        cases.append(_model_embedding_case(model))
+    return run_check("embed", fn, cases, mistakes=EMBED_MISTAKES, axes=TOKEN_AXES, rtol=1e-5, atol=1e-6)
+
+
+def _cosine(pos: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    unit = pos / pos.norm(dim=dim, keepdim=True)
+    return unit @ unit.T
+
+
+SIMILARITY_MISTAKES = {
+    "the [CLS] position is included: leave out position 0 (it belongs to [CLS], not to a patch) - the "
+    "result is (N, N) for N patches": lambda pos: _cosine(pos[0]),
+    "these are plain dot products: cosine similarity divides by both vectors' lengths, "
+    "a.b / (|a| |b|) - normalise each position vector first": lambda pos: pos[0, 1:] @ pos[0, 1:].T,
+    "you normalised along the wrong axis - each embedding dimension across patches - instead of each "
+    "patch's own vector (normalise over the last axis, D)": lambda pos: _cosine(pos[0, 1:], dim=0),
+}
+
+
+def check_position_similarity(fn, model=None):
+    """Check ``fn(position_embeddings (1, N+1, D)) -> (N, N)`` cosine similarities of the patch positions."""
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for n, d in ((9, 8), (4, 3)):
+        pos = torch.randn(1, n + 1, d, generator=g) + 0.5
+        cases.append(Case((pos,), _cosine(pos[0, 1:]), f"random positions (1, {n + 1}, {d})"))
+    if model is not None:
+        from ..bridge import vit_model
+
+        pos = vit_model(model).embeddings.position_embeddings.detach()
+        cases.append(Case((pos,), _cosine(pos[0, 1:]), f"the model's position embeddings {tuple(pos.shape)}"))
+    return run_check("position_similarity", fn, cases, mistakes=SIMILARITY_MISTAKES, axes=("patch", "patch"), rtol=1e-4, atol=1e-5)
+
+
+DROPOUT_MISTAKES = {
+    "the kept values are not rescaled: divide them by (1 - p), so that each value's expected size is "
+    "the same in training and in evaluation": lambda x, keep, p: x * keep,
+    "you multiplied by (1 - p); the kept values must be DIVIDED by (1 - p), which makes them larger":
+        lambda x, keep, p: x * keep * (1 - p),
+    "you divided by p; the survivors are scaled by 1 / (1 - p), the probability of being KEPT":
+        lambda x, keep, p: x * keep / p,
+    "you zeroed the entries the mask keeps and kept the others: `keep` is True where a value survives":
+        lambda x, keep, p: x * ~keep / (1 - p),
+}
+
+
+def check_dropout(fn):
+    """Check ``fn(x, keep (bool, like x), p) -> x with dropped entries zeroed and the rest scaled by 1/(1-p)``."""
+    g = torch.Generator().manual_seed(6)
+    cases = []
+    for shape, p in (((2, 5, 8), 0.1), ((1, 197, 768), 0.3), ((4, 6), 0.5)):
+        x = torch.randn(*shape, generator=g)
+        keep = torch.rand(*shape, generator=g) >= p
+        cases.append(Case((x, keep, p), x * keep / (1 - p), f"a random {shape} tensor with p = {p}"))
+    return run_check("dropout", fn, cases, mistakes=DROPOUT_MISTAKES, rtol=1e-5, atol=1e-6)
