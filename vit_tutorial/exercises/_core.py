@@ -57,11 +57,16 @@ class CheckResult:
 
 
 def _record(exercise: str, passed: bool, message: str, status: str) -> None:
+    """Append the verdict to the grader's log (``$VIT_TUTORIAL_GRADE_LOG``), one JSON object a line."""
     path = os.environ.get(GRADE_LOG_ENV)
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"exercise": exercise, "passed": passed, "status": status, "message": message, "time": time.time()}) + "\n")
+    line = json.dumps({"exercise": exercise, "passed": passed, "status": status, "message": message, "time": time.time()})
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError:  # a log we can't write must not turn a verdict into a traceback
+        pass
 
 
 def fail(exercise: str, message: str) -> CheckFailed:
@@ -126,7 +131,7 @@ def run_check(
         raise fail(exercise, f"pass your function itself (check_{exercise}(my_function)), not a {type(fn).__name__}")
     for case in cases:
         try:
-            got = fn(*_clone(case.args), **case.kwargs)
+            got = fn(*_clone(case.args), **_clone_kwargs(case.kwargs))
         except NotImplementedError:
             _record(exercise, False, "not done", "not_done")
             raise ExerciseNotDone(f"{exercise} is not written yet: replace the `raise NotImplementedError` in its stub with your code, run that cell, then this one.") from None
@@ -137,11 +142,14 @@ def run_check(
             raise fail(exercise, f"your function returned a {type(got).__name__}; it should return a torch.Tensor of shape {_shape(want)}  (on {case.label})")
         if got.is_floating_point() and not torch.isfinite(got).all():
             raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}); look for a division by zero or a log/sqrt of a negative number")
+        if isinstance(want, torch.Tensor) and got.device != want.device:
+            raise fail(exercise, f"your output is on {got.device} but the inputs were on {want.device}: create new tensors "
+                       f"with device=x.device (or torch.*_like(x)) so your function works wherever its inputs are  (on {case.label})")
         if _close(got, want, rtol, atol):
             continue
         for explanation, wrong in (mistakes or {}).items():
             try:
-                wrong_out = wrong(*_clone(case.args), **case.kwargs)
+                wrong_out = wrong(*_clone(case.args), **_clone_kwargs(case.kwargs))
             except Exception:  # noqa: BLE001 - a mistake that can't run on this case can't be the diagnosis
                 continue
             if isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out, rtol, atol):
@@ -166,3 +174,7 @@ def run_check(
 def _clone(args: tuple) -> tuple:
     """Copies of tensor arguments, so a learner's in-place edit can't change the next check."""
     return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def _clone_kwargs(kwargs: dict) -> dict:
+    return dict(zip(kwargs, _clone(tuple(kwargs.values()))))
