@@ -1,24 +1,59 @@
-"""Chapter 9: the whole ViT from scratch, built only from the book's helpers."""
+"""Chapter 9: the whole ViT from scratch, built only from the book's helpers.
+
+Every step is one helper of an earlier chapter; ``model`` only supplies the weights.
+
+    >>> logits = vit_forward(pixels, model)          # (B, 1000), equal to model(pixels).logits
+    >>> trace = vit_trace(pixels, model)             # logits + every hidden state + every attention map
+"""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 
 from .bridge import vit_model
 from .embeddings import embed
 from .encoder import encoder
-from .layernorm import layer_norm
+from .head import head
+from .patches import check_image, patch_embed
+
+
+class ScratchOutput(NamedTuple):
+    """Everything the from-scratch forward pass computed."""
+
+    logits: torch.Tensor  # (B, num_labels)
+    hidden_states: list[torch.Tensor]  # layers + 1 tensors (B, N + 1, D): the embeddings, then each layer's output
+    attentions: list[torch.Tensor]  # one (B, heads, N + 1, N + 1) per layer
+
+
+def _check_pixels(pixels: torch.Tensor, model) -> None:
+    conv = vit_model(model).embeddings.patch_embeddings.projection
+    check_image(pixels, conv.weight.shape[-1], channels=conv.weight.shape[1])
+    if pixels.device != conv.weight.device:
+        raise ValueError(
+            f"the pixels are on {pixels.device} but the model's weights are on {conv.weight.device}; "
+            f"move them first: pixels.to(next(model.parameters()).device)"
+        )
+    if not pixels.is_floating_point():
+        raise TypeError(f"pixel values must be floats (preprocessed, about -1..1), got {pixels.dtype}")
 
 
 @torch.no_grad()
+def vit_trace(pixels: torch.Tensor, model) -> ScratchOutput:
+    """The forward pass of ``ViTForImageClassification``, by hand, keeping every intermediate.
+
+    ``pixels``: ``(B, 3, H, W)`` preprocessed, on the model's device. ``model`` supplies the weights.
+    """
+    _check_pixels(pixels, model)
+    emb = vit_model(model).embeddings
+    conv = emb.patch_embeddings.projection
+    patches = patch_embed(pixels, conv.weight, conv.bias)  # (B, N, D)          chapter 2
+    x = embed(patches, emb.cls_token, emb.position_embeddings)  # (B, N+1, D)  chapter 3
+    hidden, attentions = encoder(x, model)  # layers + 1 x (B, N+1, D)         chapters 4-7
+    logits = head(hidden[-1], model)  # (B, num_labels)                        chapters 8-9
+    return ScratchOutput(logits, hidden, attentions)
+
+
 def vit_forward(pixels: torch.Tensor, model) -> torch.Tensor:
     """Logits ``(B, num_labels)`` for pixel values ``(B, 3, H, W)``, using ``model``'s weights only."""
-    from .patches import patch_embed
-
-    vit = vit_model(model)
-    emb = vit.embeddings
-    conv = emb.patch_embeddings.projection
-    x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)  # (B, N+1, D)
-    hidden, _ = encoder(x, model)
-    final = layer_norm(hidden[-1], vit.layernorm.weight, vit.layernorm.bias, vit.layernorm.eps)  # (B, N+1, D)
-    cls = final[:, 0]  # (B, D): the [CLS] token is the image's summary
-    return cls @ model.classifier.weight.T + model.classifier.bias  # (B, num_labels)
+    return vit_trace(pixels, model).logits

@@ -1,0 +1,102 @@
+"""Chapter 9: the whole ViT from scratch against HuggingFace's logits."""
+import pytest
+import torch
+
+import vit_tutorial as vt
+from vit_tutorial.scratch import vit_forward, vit_trace
+
+# Twelve layers of float32 arithmetic done in a different order (a matmul instead of a
+# convolution, our own LayerNorm and softmax): logits of size ~1-10 agree to ~1e-5.
+TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+def _small(seed=1, **overrides):
+    kwargs = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                  image_size=32, patch_size=8)
+    kwargs.update(overrides)
+    return vt.random_model(seed=seed, config=vt.vit_config(**kwargs))
+
+
+def _hf(model, pixels):
+    with torch.no_grad():
+        return model(pixels, output_hidden_states=True, output_attentions=True)
+
+
+def test_batch_of_four_samples_equals_hf_logits(any_model, batch_pixels):
+    theirs = _hf(any_model, batch_pixels).logits
+    ours = vit_forward(batch_pixels, any_model)
+    assert ours.shape == (4, 1000)
+    torch.testing.assert_close(ours, theirs, **TOL)
+
+
+def test_trace_equals_hf_hidden_states_and_attentions(model, cat_pixels):
+    out = _hf(model, cat_pixels)
+    trace = vit_trace(cat_pixels, model)
+    assert len(trace.hidden_states) == 13 and len(trace.attentions) == 12
+    for ours, theirs in zip(trace.hidden_states, out.hidden_states):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    for ours, theirs in zip(trace.attentions, out.attentions):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_uses_no_hf_forward(model, cat_pixels):
+    """vit_forward takes the weights only: no HuggingFace module's forward may run."""
+    def refuse(module, args):
+        raise AssertionError(f"{type(module).__name__}.forward was called")
+
+    handles = [m.register_forward_pre_hook(refuse) for m in model.modules()]
+    try:
+        logits = vit_forward(cat_pixels, model)
+    finally:
+        for h in handles:
+            h.remove()
+    assert logits.shape == (1, 1000)
+
+
+@pytest.mark.parametrize(
+    "overrides, size",
+    [
+        (dict(), 32),
+        (dict(image_size=48, patch_size=4, hidden_size=48, num_attention_heads=3, num_hidden_layers=3), 48),
+        (dict(num_labels=10, id2label={i: str(i) for i in range(10)}, label2id={str(i): i for i in range(10)}), 32),
+    ],
+)
+def test_other_configs(overrides, size, dev):
+    model = _small(**overrides).to(dev)
+    pixels = torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(5)).to(dev)
+    theirs = _hf(model, pixels).logits
+    torch.testing.assert_close(vit_forward(pixels, model), theirs, **TOL)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_cuda(batch_pixels):
+    model = vt.random_model(seed=0).to("cuda")
+    pixels = batch_pixels.to("cuda")
+    old = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # HF's patch embedding is a cuDNN convolution: keep it in full float32
+    try:
+        theirs = _hf(model, pixels).logits
+    finally:
+        torch.backends.cudnn.allow_tf32 = old
+    ours = vit_forward(pixels, model)
+    assert ours.device.type == "cuda"
+    torch.testing.assert_close(ours, theirs, **TOL)
+
+
+@pytest.mark.parametrize(
+    "pixels, error, match",
+    [
+        (torch.zeros(1, 1, 224, 224), ValueError, "has 1 channels"),
+        (torch.zeros(1, 3, 225, 224), ValueError, "does not divide into 16x16 patches"),
+        (torch.zeros(3, 224, 224), ValueError, r"\(batch, channels, height, width\)"),
+        (torch.zeros(1, 3, 224, 224, dtype=torch.uint8), TypeError, "must be floats"),
+        (torch.zeros(1, 3, 32, 32), ValueError, "interpolate them first"),
+        (torch.zeros(1, 3, 224, 224, device="meta"), ValueError, "move them first"),
+        ("cat", TypeError, "must be a torch.Tensor"),
+    ],
+)
+def test_bad_inputs(model, pixels, error, match):
+    if isinstance(pixels, torch.Tensor) and pixels.device.type != "meta":
+        pixels = pixels.to(next(model.parameters()).device)
+    with pytest.raises(error, match=match):
+        vit_forward(pixels, model)
