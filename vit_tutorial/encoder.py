@@ -4,13 +4,9 @@ from __future__ import annotations
 import torch
 
 from .attention import self_attention
-from .bridge import encoder_layers, layer_parts
-from .layernorm import layer_norm
+from .bridge import encoder_layers, layer_parts, vit_model
+from .layernorm import layer_norm_module as _ln
 from .mlp import mlp
-
-
-def _ln(x: torch.Tensor, norm) -> torch.Tensor:
-    return layer_norm(x, norm.weight, norm.bias, norm.eps)
 
 
 def encoder_layer(x: torch.Tensor, parts) -> tuple[torch.Tensor, torch.Tensor]:
@@ -18,7 +14,7 @@ def encoder_layer(x: torch.Tensor, parts) -> tuple[torch.Tensor, torch.Tensor]:
 
     ``(B, N, D)`` -> ``((B, N, D), attention weights (B, heads, N, N))``.
     """
-    attn_out, weights = self_attention(_ln(x, parts.layernorm_before), parts)
+    attn_out, weights = self_attention(_ln(x, parts.layernorm_before), parts)  # (B, N, D), (B, heads, N, N)
     h = x + attn_out  # first residual
     return h + mlp(_ln(h, parts.layernorm_after), parts), weights  # second residual
 
@@ -35,3 +31,8 @@ def encoder(x: torch.Tensor, model) -> tuple[list[torch.Tensor], list[torch.Tens
         hidden.append(x)
         attentions.append(w)
     return hidden, attentions
+
+
+def final_norm(x: torch.Tensor, model) -> torch.Tensor:
+    """The LayerNorm after the last layer (``vit.layernorm``): ``(B, N, D)`` -> ``(B, N, D)``."""
+    return _ln(x, vit_model(model).layernorm)

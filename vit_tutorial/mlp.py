@@ -1,7 +1,8 @@
-"""Chapter 7: GELU and the MLP."""
+"""Chapter 7: GELU and the MLP (intermediate 768 -> 3072, output 3072 -> 768)."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -18,6 +19,71 @@ def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
-def mlp(x: torch.Tensor, parts) -> torch.Tensor:
-    """``(B, N, D)`` -> 4D wide -> GELU -> back to ``(B, N, D)`` (no residual)."""
-    return linear(gelu(linear(x, parts.mlp_in)), parts.mlp_out)
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """``max(x, 0)``."""
+    return torch.clamp(x, min=0)
+
+
+# config.hidden_act -> our function. GELUActivation ("gelu", "gelu_python") is the exact
+# erf form; "gelu_new", "gelu_pytorch_tanh", "gelu_python_tanh" and "gelu_fast" are the tanh form.
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": gelu,
+    "gelu_python": gelu,
+    "gelu_new": gelu_tanh,
+    "gelu_pytorch_tanh": gelu_tanh,
+    "gelu_python_tanh": gelu_tanh,
+    "gelu_fast": gelu_tanh,
+    "relu": relu,
+}
+
+
+def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Our implementation of the activation a ``ViTConfig.hidden_act`` names."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(
+            f"hidden_act={name!r} is not an activation this book implements; "
+            f"supported: {', '.join(sorted(ACTIVATIONS))}"
+        )
+    return ACTIVATIONS[name]
+
+
+def activation_name(module) -> str:
+    """The ``hidden_act`` name of a HuggingFace activation module (e.g. ``parts.activation``).
+
+    4.57's ``ViTIntermediate`` keeps no config, so we read the name back from the class that
+    ``transformers.activations.ACT2FN`` built. Raises ``ValueError`` for one we don't implement.
+    """
+    from transformers.activations import ACT2CLS
+
+    kind = type(module)
+    for name, entry in ACT2CLS.items():
+        cls, kwargs = entry if isinstance(entry, tuple) else (entry, {})
+        if name in ACTIVATIONS and kind is cls and all(getattr(module, k, v) == v for k, v in kwargs.items()):
+            return name
+    raise ValueError(
+        f"the MLP's activation is {kind.__name__}, which this book does not implement; "
+        f"supported hidden_act values: {', '.join(sorted(ACTIVATIONS))}"
+    )
+
+
+def intermediate(x: torch.Tensor, parts, act: str | None = None) -> torch.Tensor:
+    """The widening step: ``(B, N, D)`` -> ``(B, N, 4D)``, then the activation.
+
+    ``act`` is a ``hidden_act`` name; by default the one of ``parts.activation`` (the config's).
+    """
+    fn = activation(act if act is not None else activation_name(parts.activation))
+    return fn(linear(x, parts.mlp_in))  # (B, N, 4D)
+
+
+def output(h: torch.Tensor, parts) -> torch.Tensor:
+    """The narrowing step: ``(B, N, 4D)`` -> ``(B, N, D)`` (dropout is the identity in evaluation; no residual)."""
+    return linear(h, parts.mlp_out)  # (B, N, D)
+
+
+def mlp(x: torch.Tensor, parts, act: str | None = None) -> torch.Tensor:
+    """``(B, N, D)`` -> 4D wide -> activation -> back to ``(B, N, D)`` (no residual).
+
+    The activation is the model's own (``config.hidden_act``: exact GELU for ViT-B/16) unless
+    ``act`` names another.
+    """
+    return output(intermediate(x, parts, act), parts)
