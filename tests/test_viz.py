@@ -70,3 +70,14 @@ def test_explorer_builds():
 def test_bad_inputs(ax, call, message):
     with pytest.raises(ValueError, match=message):
         call(ax)
+
+
+def test_attention_view_and_explorer_start():
+    w = torch.softmax(torch.randn(17, 17), -1)
+    fig = viz.plot_attention_view(np.zeros((32, 32, 3)), w, 6, layer=1, head=2, stamp="s")
+    assert "layer 1, head 2" in fig.axes[1].get_title() and "patch 5 (row 1, col 1)" in fig.axes[0].get_title()
+    box = viz.attention_explorer(np.zeros((32, 32, 3)), torch.softmax(torch.randn(2, 3, 17, 17), -1), query=6)
+    row, col = box.children[1].children
+    assert (row.value, col.value) == (1, 1)
+    with pytest.raises(ValueError, match=r"maps must be \(layers, heads, tokens, tokens\)"):
+        viz.attention_explorer(np.zeros((32, 32, 3)), torch.rand(3, 17, 17))

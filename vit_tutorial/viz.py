@@ -215,13 +215,33 @@ def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, 
     return fig
 
 
-def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = None, figsize=(8, 3.4)):
+def plot_attention_view(image_display, weights, query: int, *, layer=None, head=None, grid=None, stamp: str | None = None, figsize=(8, 3.4)):
+    """Two panels for one head: where token ``query`` looks, over the image (left), and the head's
+    whole ``(N, N)`` matrix with the query's row marked (right). Returns the Figure.
+
+    This is the view :func:`attention_explorer` redraws; call it directly for a static figure.
+    """
+    import matplotlib.pyplot as plt
+
+    w = _square(weights, "weights")
+    fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
+    plot_query_attention(left, image_display, w, query, grid=grid)
+    name = ", ".join(f"{k} {v}" for k, v in (("layer", layer), ("head", head)) if v is not None)
+    plot_attention_matrix(right, w, title=f"attention matrix{': ' + name if name else ''}")
+    right.axhline(query, color="cyan", linewidth=0.8)
+    if stamp:
+        fig.text(0.99, 0.005, stamp, ha="right", va="bottom", fontsize=6, color="gray")
+    fig.tight_layout()
+    return fig
+
+
+def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = None, figsize=(8, 3.4), query: int = 1):
     """A widget: pick a layer, a head and a query patch; see where that query looks.
 
     ``maps``: ``(layers, heads, N, N)`` weights for one image (e.g. ``attention_maps(...)[:, 0]``).
-    The left panel is the query's attention over the image, the right one the head's whole
-    matrix with the query's row marked. With an interactive Matplotlib backend (``%matplotlib
-    widget``) a click on the photo picks the query patch. Returns the widget box to display.
+    Shows :func:`plot_attention_view`. With an interactive Matplotlib backend (``%matplotlib
+    widget``) a click on the photo picks the query patch. ``query`` is the first token shown
+    (0 = [CLS]). Returns the widget box to display.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -231,32 +251,29 @@ def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = No
         raise ValueError(f"maps must be (layers, heads, tokens, tokens) for one image, got shape {tuple(m.shape)}")
     layers, heads, n, _ = m.shape
     rows, cols = grid_shape(n - 1, grid)
+    if not 0 <= query < n:
+        raise ValueError(f"query token {query} is outside 0..{n - 1}")
     hw = _image_hw(image_display)
+    start_row, start_col = divmod(max(query - 1, 0), cols)
     layer = widgets.IntSlider(0, 0, layers - 1, description="layer")
     head = widgets.IntSlider(0, 0, heads - 1, description="head")
-    row = widgets.IntSlider(0, 0, rows - 1, description="patch row")
-    col = widgets.IntSlider(0, 0, cols - 1, description="patch col")
-    cls = widgets.Checkbox(False, description="query = [CLS]")
+    row = widgets.IntSlider(start_row, 0, rows - 1, description="patch row")
+    col = widgets.IntSlider(start_col, 0, cols - 1, description="patch col")
+    cls = widgets.Checkbox(query == 0, description="query = [CLS]")
     out = widgets.Output()
 
     def draw(*_):
-        query = 0 if cls.value else 1 + row.value * cols + col.value
-        w = m[layer.value, head.value]
+        token = 0 if cls.value else 1 + row.value * cols + col.value
         with out:
             out.clear_output(wait=True)
-            fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
-            plot_query_attention(left, image_display, w, query, grid=(rows, cols))
-            plot_attention_matrix(right, w, title=f"layer {layer.value}, head {head.value}")
-            right.axhline(query, color="cyan", linewidth=0.8)
-            if stamp:
-                fig.text(0.99, 0.005, stamp, ha="right", va="bottom", fontsize=6, color="gray")
-            fig.tight_layout()
+            fig = plot_attention_view(image_display, m[layer.value, head.value], token, layer=layer.value,
+                                      head=head.value, grid=(rows, cols), stamp=stamp, figsize=figsize)
+            left = fig.axes[0]
 
             def on_click(event):  # only fires with an interactive backend
                 if event.inaxes is left and event.xdata is not None:
-                    p = patch_at(event.xdata, event.ydata, grid=(rows, cols), image_shape=hw)
                     cls.value = False
-                    row.value, col.value = divmod(p, cols)
+                    row.value, col.value = divmod(patch_at(event.xdata, event.ydata, grid=(rows, cols), image_shape=hw), cols)
 
             fig.canvas.mpl_connect("button_press_event", on_click)
             plt.show()
