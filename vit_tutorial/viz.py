@@ -185,7 +185,7 @@ def plot_query_attention(ax, image_display, weights, query: int, *, grid=None, t
     if query > 0:
         mark_patch(ax, query - 1, grid=rows_cols, image_shape=_image_hw(image_display))
     if title is None:
-        title = f"query {token_name(query, rows_cols)}: [CLS] gets {row[0]:.2f}"
+        title = f"query {token_name(query, rows_cols)}: [CLS] gets {row[0]:.3f}"
     ax.set_title(title, fontsize=9)
     return mapped
 
@@ -205,7 +205,7 @@ def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, 
         if h >= heads:
             ax.axis("off")
             continue
-        plot_query_attention(ax, image_display, lw[h], query, title=f"head {h}  [CLS] {lw[h, query, 0]:.2f}")
+        plot_query_attention(ax, image_display, lw[h], query, title=f"head {h}  [CLS] {lw[h, query, 0]:.3f}")
         ax.title.set_fontsize(7)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
@@ -225,7 +225,7 @@ def plot_attention_view(image_display, weights, query: int, *, layer=None, head=
 
     w = _square(weights, "weights")
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
-    plot_query_attention(left, image_display, w, query, grid=grid)
+    plot_query_attention(left, image_display, w, query, grid=grid, colorbar=True)
     name = ", ".join(f"{k} {v}" for k, v in (("layer", layer), ("head", head)) if v is not None)
     plot_attention_matrix(right, w, title=f"attention matrix{': ' + name if name else ''}")
     right.axhline(query, color="cyan", linewidth=0.8)
