@@ -21,7 +21,7 @@ NOT_DONE = {"ExerciseNotDone", "NotImplementedError"}
 
 def execution_errors(nb, cwd: Path, timeout: int = 240) -> list[tuple[int, str, str]]:
     """Run ``nb`` top to bottom, going on after errors; return (cell index, ename, evalue) of each error."""
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb = nbformat.reads(json.dumps(nb), as_version=4)  # joins list-of-lines sources
     env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
     client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}})

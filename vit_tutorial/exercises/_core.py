@@ -133,8 +133,9 @@ def run_check(
         try:
             got = fn(*_clone(case.args), **_clone_kwargs(case.kwargs))
         except NotImplementedError:
-            _record(exercise, False, "not done", "not_done")
-            raise ExerciseNotDone(f"{exercise} is not written yet: replace the `raise NotImplementedError` in its stub with your code, run that cell, then this one.") from None
+            message = f"{exercise} is not written yet: replace the `raise NotImplementedError` in its stub with your code, run that cell, then this one."
+            _record(exercise, False, message, "not_done")
+            raise ExerciseNotDone(message) from None
         except Exception as err:  # noqa: BLE001 - we report any error in the learner's terms
             raise fail(exercise, f"your function raised {type(err).__name__}: {err}  (on {case.label})") from None
         want = case.expected
