@@ -228,19 +228,108 @@ def image_processor(size: int = 224):
     )
 
 
+RANDOM_WEIGHTS_SCHEME = 1  # bump when the way random weights are drawn changes (invalidates the cache)
+CACHE_ENV = "VIT_TUTORIAL_CACHE"  # a folder for cached random weights, or "off"
+_CACHE_MIN_PARAMETERS = 2_000_000  # smaller models are drawn faster than they are read back
+
+
+def _random_weights_cache_dir() -> str | None:
+    """Where seeded random weights are kept between runs (``None``: don't cache)."""
+    setting = os.environ.get(CACHE_ENV, "").strip()
+    if setting.lower() in ("off", "0", "no", "false", "none"):
+        return None
+    if setting:
+        return os.path.join(os.path.expanduser(setting), "random-weights")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "vit_tutorial", "random-weights")
+
+
+def _draw_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor]:
+    """HuggingFace ViT's initialisation, drawn from a private generator seeded with ``seed``.
+
+    Linear/Conv2d weights, ``cls_token`` and ``position_embeddings`` ~ N(0, std) (HF's
+    truncation at +-2 is 100 standard deviations away, so plain normal is the same law);
+    biases and ``mask_token`` 0; LayerNorm weight 1, bias 0.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    weights = {}
+    for prefix, module in model.named_modules():
+        for name, param in module.named_parameters(recurse=False):
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(module, torch.nn.LayerNorm):
+                value = torch.ones if name == "weight" else torch.zeros
+                weights[full] = value(param.shape, dtype=param.dtype)
+            elif name == "bias" or name == "mask_token":
+                weights[full] = torch.zeros(param.shape, dtype=param.dtype)
+            else:
+                weights[full] = torch.empty(param.shape, dtype=param.dtype).normal_(0.0, std, generator=gen)
+    return weights
+
+
+def _cached_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor]:
+    """:func:`_draw_random_weights`, read from / written to a safetensors file in the user cache.
+
+    Drawing 86 M normal numbers takes seconds on a small CPU; reading them back is a memory
+    map. The file name hashes everything the values depend on (seed, std, every parameter's
+    name/shape/dtype, the drawing scheme, torch's version); a missing, unreadable or
+    mismatched file is drawn again, and a cache that can't be written is skipped.
+    """
+    import hashlib
+    import json
+
+    shapes = [(n, list(p.shape), str(p.dtype)) for n, p in model.named_parameters()]
+    folder = _random_weights_cache_dir()
+    if folder is None or sum(p.numel() for p in model.parameters()) < _CACHE_MIN_PARAMETERS:
+        return _draw_random_weights(model, seed, std)
+    from safetensors.torch import load_file, save_file
+
+    key = json.dumps([RANDOM_WEIGHTS_SCHEME, seed, std, torch.__version__.split("+")[0], shapes])
+    path = os.path.join(folder, f"vit-seed{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors")
+    try:
+        weights = load_file(path)
+        if sorted((n, list(t.shape), str(t.dtype)) for n, t in weights.items()) == sorted(shapes):
+            return weights
+    except Exception:  # missing or damaged: draw again
+        pass
+    weights = _draw_random_weights(model, seed, std)
+    try:
+        import tempfile
+
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(weights, tmp, metadata={"seed": str(seed), "scheme": str(RANDOM_WEIGHTS_SCHEME)})
+            os.replace(tmp, path)  # atomic: parallel kernels never read a half-written file
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError:
+        pass  # read-only or full disk: the cache is only an optimisation
+    return weights
+
+
 def random_model(seed: int = 0, config=None):
-    """A ViT with seeded random weights: same architecture, same labels, not trained."""
+    """A ViT with seeded random weights: same architecture, same labels, not trained.
+
+    The weights follow HuggingFace's initialisation (N(0, ``initializer_range``) matrices,
+    zero biases, LayerNorm 1/0) but are drawn from a private generator (the caller's random
+    stream is left alone) and, for full-size models, cached on disk as safetensors
+    (``~/.cache/vit_tutorial``; ``VIT_TUTORIAL_CACHE=<folder>`` moves it, ``=off`` disables it),
+    so that every notebook after the first gets its model in a fraction of a second.
+    """
     from transformers import ViTForImageClassification
 
     config = config if config is not None else vit_config()
     if getattr(config, "_attn_implementation", None) != "eager":
         config._attn_implementation = "eager"
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
+    with torch.device("meta"):  # build the module tree without allocating or initialising
         model = ViTForImageClassification(config)
-    finally:
-        torch.random.set_rng_state(state)  # don't change the caller's random stream
+    weights = _cached_random_weights(model, seed, float(config.initializer_range))
+    model.load_state_dict(weights, strict=True, assign=True)
+    left = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
+    if left:
+        raise RuntimeError(f"random_model: no values for {left[:3]}; this ViT has parts the book does not know")
     return model.eval()
 
 
