@@ -152,3 +152,16 @@ def test_figures(model, cat_pixels):
     assert "weights: random" in figs[2]._suptitle.get_text()
     for fig in figs:
         plt.close(fig)
+
+
+def test_filter_components_are_the_svd_directions():
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(40, 3, 4, 4, generator=g) * torch.linspace(0.1, 3, 48).reshape(3, 4, 4)
+    tiles, explained = P.filter_components(weight, k=5)
+    flat = weight.reshape(40, 48) - weight.reshape(40, 48).mean(0)
+    _, s, vh = torch.linalg.svd(flat.double(), full_matrices=False)
+    torch.testing.assert_close(explained, (s.square() / s.square().sum())[:5].float(), rtol=1e-4, atol=1e-6)
+    for i in range(5):  # the same direction up to sign: rescaling to [0, 1] maps v and -v to 1 - each other
+        v = vh[i].float().reshape(3, 4, 4).permute(1, 2, 0)
+        ref = (v - v.min()) / (v.max() - v.min())
+        assert torch.allclose(tiles[i], ref, atol=1e-4) or torch.allclose(tiles[i], 1 - ref, atol=1e-4)

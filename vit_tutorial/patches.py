@@ -136,11 +136,14 @@ def filter_components(weight: torch.Tensor, k: int = 28) -> tuple[torch.Tensor, 
     d, c, p, _ = weight.shape
     k = min(k, d, c * p * p)
     flat = weight.detach().float().cpu().reshape(d, c * p * p)
-    flat = flat - flat.mean(dim=0, keepdim=True)  # (D, C*P*P), centred
-    _, s, vh = torch.linalg.svd(flat, full_matrices=False)  # vh: (min, C*P*P)
-    comps = vh[:k].reshape(k, c, p, p).permute(0, 2, 3, 1)  # (k, P, P, C)
+    flat = (flat - flat.mean(dim=0, keepdim=True)).double()  # (D, C*P*P), centred
+    # eigenvectors of the (C*P*P, C*P*P) scatter matrix = right singular vectors of flat;
+    # eigh is ~10x faster than a full SVD here. eigh sorts ascending: flip to largest first.
+    variances, vectors = torch.linalg.eigh(flat.T @ flat)
+    variances, vectors = variances.flip(0).clamp_min(0), vectors.flip(1)
+    comps = vectors[:, :k].T.float().reshape(k, c, p, p).permute(0, 2, 3, 1)  # (k, P, P, C)
     lo = comps.amin(dim=(1, 2, 3), keepdim=True)
     hi = comps.amax(dim=(1, 2, 3), keepdim=True)
     tiles = (comps - lo) / (hi - lo).clamp_min(1e-12)
-    explained = s.square() / s.square().sum()
+    explained = (variances / variances.sum()).float()
     return tiles, explained[:k]
