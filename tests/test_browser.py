@@ -1,0 +1,351 @@
+"""The rendered book, opened in a real browser (headless Chromium driven by Playwright).
+
+Serves the built HTML (env ``VIT_TUTORIAL_BOOK_HTML``, default ``_build/html``) on a
+loopback port and, for every page in ``_toc.yml``, checks that it loads with its title,
+that every local link, image, stylesheet and script answers 200, that chapter pages
+(``book/NN_*``) show at least one figure from a notebook output, that every widget has a
+static figure above it, and that the navigation lists every page. The search page must
+find "attention". A screenshot of each page goes to ``test-artifacts/screenshots/``.
+
+Every request that leaves the loopback interface (MathJax, widget scripts and fonts from
+public CDNs, launch-button targets) is aborted at once, so the test never depends on, or
+waits for, the network.
+
+Without the built book or without Chromium the tests are skipped, with the reason;
+``VIT_TUTORIAL_REQUIRE_BROWSER=1`` (CI) turns those skips into failures.
+Build the book first: ``jupyter-book build . -W -n --keep-going``; install the browser
+with ``.ci/install-browser``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urldefrag, urlparse
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+CHAPTER = re.compile(r"^book/\d\d_")  # numbered chapters must show a figure
+SEARCH_TERM = "attention"
+TIMEOUT_MS = 30_000
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+# --------------------------------------------------------------------------- what to visit
+def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every page of the table of contents, in reading order, as paths without suffix."""
+    toc = yaml.safe_load(toc_path.read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    walk(toc.get("sections"))
+    return [re.sub(r"\.(md|ipynb|rst)$", "", p) for p in pages]
+
+
+PAGES = toc_pages()
+
+
+def page_id(page: str) -> str:
+    return page.replace("/", "__")
+
+
+# --------------------------------------------------------------------------- preconditions
+def unavailable(reason: str):
+    """Skip (default) or fail (VIT_TUTORIAL_REQUIRE_BROWSER=1) with the reason."""
+    if os.environ.get("VIT_TUTORIAL_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (and VIT_TUTORIAL_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def html_dir() -> Path:
+    path = Path(os.environ.get("VIT_TUTORIAL_BOOK_HTML", "_build/html"))
+    return path if path.is_absolute() else ROOT / path
+
+
+def screenshot_dir() -> Path:
+    path = ROOT / "test-artifacts" / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    path = html_dir()
+    if not (path / "index.html").is_file():
+        unavailable(
+            f"no built book at {path} (set VIT_TUTORIAL_BOOK_HTML, or build it with "
+            "`jupyter-book build . -W -n --keep-going`)"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- the server
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # The browser drops connections it no longer needs (page closed mid-transfer): not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    """The built book on http://127.0.0.1:<free port>/ for the duration of the module."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def http_status(url: str) -> int:
+    """Status of a GET on the loopback server (urllib, so the browser's cache plays no part)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@functools.lru_cache(maxsize=None)
+def _html_ids(url: str) -> frozenset[str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode("utf-8", "replace")
+    return frozenset(re.findall(r'\bid="([^"]+)"', text))
+
+
+# --------------------------------------------------------------------------- the browser
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        unavailable(f"Chromium not found at {CHROMIUM} (run .ci/install-browser)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright)")
+    with sync_playwright() as pw:
+        try:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        except Exception as err:  # noqa: BLE001 - any launch failure means "no usable browser"
+            unavailable(f"Chromium at {CHROMIUM} did not start: {err}")
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """One page opened in a fresh browser context, with what happened on the way."""
+
+    def __init__(self, browser, url: str):
+        self.blocked: list[str] = []  # requests that tried to leave the machine
+        self.failed: list[str] = []  # loopback responses >= 400, or loopback requests that failed
+        self.errors: list[str] = []  # uncaught JavaScript exceptions
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.page.on("response", self._response)
+        self.page.on("requestfailed", self._request_failed)
+        self.page.on("pageerror", lambda err: self.errors.append(str(err)))
+        self.response = self.page.goto(url, wait_until="load")
+
+    def _route(self, route):
+        if urlparse(route.request.url).hostname in LOOPBACK or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    def _response(self, response):
+        if urlparse(response.url).hostname in LOOPBACK and response.status >= 400:
+            self.failed.append(f"{response.status} {response.url}")
+
+    def _request_failed(self, request):
+        if urlparse(request.url).hostname in LOOPBACK:
+            self.failed.append(f"{request.failure} {request.url}")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    opened: list[Visit] = []
+
+    def open_page(path: str) -> Visit:
+        v = Visit(browser, server + path)
+        opened.append(v)
+        return v
+
+    yield open_page
+    for v in opened:
+        v.close()
+
+
+# --------------------------------------------------------------------------- per page
+JS_LOCAL_RESOURCES = """
+() => {
+  const out = [];
+  for (const a of document.querySelectorAll('a[href]')) out.push(['link', a.href]);
+  for (const i of document.querySelectorAll('img[src]')) out.push(['image', i.src]);
+  for (const s of document.querySelectorAll('script[src]')) out.push(['script', s.src]);
+  for (const l of document.querySelectorAll('link[href]')) out.push(['link ' + l.rel, l.href]);
+  return out;
+}
+"""
+
+JS_FIGURES = """
+() => Array.from(document.querySelectorAll('.cell_output img, figure img')).map(
+  i => ({src: i.getAttribute('src'), width: i.naturalWidth, height: i.naturalHeight,
+         visible: i.getBoundingClientRect().width > 0}))
+"""
+
+# For each widget, whether a notebook-output image comes before it in document order.
+JS_WIDGETS_WITHOUT_FIGURE_ABOVE = """
+(mime) => {
+  const imgs = Array.from(document.querySelectorAll('.cell_output img'));
+  const widgets = Array.from(document.querySelectorAll(`script[type="${mime}"]`));
+  return widgets.filter(w => !imgs.some(
+      i => i.compareDocumentPosition(w) & Node.DOCUMENT_POSITION_FOLLOWING)).length;
+}
+"""
+
+JS_NAV_LINKS = """
+() => Array.from(document.querySelectorAll('nav.bd-docs-nav a[href], #bd-docs-nav a[href]')).map(a => a.href)
+"""
+
+
+def _page_url_path(url: str) -> str:
+    """'http://127.0.0.1:1234/book/x.html#y' -> 'book/x'."""
+    path = urlparse(url).path.lstrip("/")
+    return re.sub(r"\.html$", "", path)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
+def test_page(page, visit, server):
+    v = visit(page + ".html")
+    shots = screenshot_dir()
+    v.page.screenshot(path=str(shots / f"{page_id(page)}.png"))
+    v.page.screenshot(path=str(shots / f"{page_id(page)}.full.png"), full_page=True)
+
+    # loads, with its title
+    assert v.response is not None and v.response.status == 200, f"{page}.html: HTTP {v.response and v.response.status}"
+    book_title = yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
+    heading = v.page.locator("main h1").first.inner_text().strip().rstrip("#").strip()
+    title = v.page.title()
+    assert heading, f"{page}: no <h1> heading"
+    assert heading in title and book_title in title, f"{page}: title {title!r} lacks {heading!r} / {book_title!r}"
+
+    # every local link, image, stylesheet and script answers 200 (fragments must exist too)
+    broken = []
+    for kind, url in v.page.evaluate(JS_LOCAL_RESOURCES):
+        if urlparse(url).hostname not in LOOPBACK:
+            continue
+        target, fragment = urldefrag(url)
+        status = http_status(target)
+        if status != 200:
+            broken.append(f"{kind} {target} -> {status}")
+        elif fragment and target.endswith(".html") and fragment not in _html_ids(target):
+            broken.append(f"{kind} {url} -> no element with id {fragment!r}")
+    assert not broken, f"{page}: broken local references:\n" + "\n".join(sorted(set(broken)))
+    assert not v.failed, f"{page}: local requests failed while loading:\n" + "\n".join(v.failed)
+
+    # local images actually decode
+    undecoded = v.page.evaluate(
+        "() => Array.from(document.images).filter(i => i.src.startsWith(location.origin)"
+        " && i.complete && i.naturalWidth === 0).map(i => i.src)"
+    )
+    assert not undecoded, f"{page}: images that did not decode: {undecoded}"
+
+    # chapters show at least one figure from a notebook output
+    figures = [f for f in v.page.evaluate(JS_FIGURES) if f["width"] > 0 and f["visible"]]
+    if CHAPTER.match(page):
+        assert figures, f"{page}: a chapter must show at least one figure (notebook output image)"
+
+    # a widget never stands alone: its static figure comes above it
+    lonely = v.page.evaluate(JS_WIDGETS_WITHOUT_FIGURE_ABOVE, WIDGET_VIEW)
+    assert lonely == 0, f"{page}: {lonely} widget(s) without a static figure above them"
+
+    # no JavaScript of our own breaks (scripts that need a CDN are blocked, not broken)
+    own_errors = [e for e in v.errors if not v.blocked]
+    assert not own_errors, f"{page}: JavaScript errors: {own_errors}"
+
+
+def test_navigation_lists_every_page(visit):
+    """The sidebar of the home page links every page of the table of contents."""
+    v = visit("index.html")  # redirects to the root page
+    v.page.wait_for_selector("nav.bd-docs-nav a, #bd-docs-nav a", state="attached")
+    listed = {_page_url_path(u) for u in v.page.evaluate(JS_NAV_LINKS)}
+    missing = [p for p in PAGES if p not in listed]
+    assert not missing, f"the navigation does not list: {missing} (it lists {sorted(listed)})"
+    assert _page_url_path(v.page.url) == PAGES[0], f"index.html lands on {v.page.url}, not {PAGES[0]}"
+
+
+def test_search_finds_attention(visit):
+    """The client-side search (searchtools.js over searchindex.js) returns results."""
+    v = visit(f"search.html?q={SEARCH_TERM}")
+    results = v.page.locator("#search-results ul.search li")
+    results.first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    count = results.count()
+    v.page.screenshot(path=str(screenshot_dir() / "search.png"))
+    assert count >= 1, f"search for {SEARCH_TERM!r} found nothing"
+    linked = {_page_url_path(u) for u in v.page.locator("#search-results ul.search li a").evaluate_all(
+        "as => as.map(a => a.href)")}
+    assert linked & set(PAGES), f"search results link no page of the book: {sorted(linked)}"
+    assert not v.failed, "local requests failed on the search page:\n" + "\n".join(v.failed)
+
+
+def test_toc_reader():
+    """The page list really comes from _toc.yml: root first, nested sections included."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        toc = Path(tmp) / "_toc.yml"
+        toc.write_text(
+            "format: jb-book\nroot: book/intro\nparts:\n"
+            "  - caption: A\n    chapters:\n      - file: book/01_x.ipynb\n"
+            "        sections:\n          - file: book/01b_y\n"
+            "      # - file: book/02_not_yet\n"
+            "  - caption: B\n    chapters:\n      - file: book/references.md\n"
+        )
+        assert toc_pages(toc) == ["book/intro", "book/01_x", "book/01b_y", "book/references"]
+    assert PAGES[0] == "book/intro" and "book/01_meet_the_model" in PAGES
