@@ -12,7 +12,7 @@ import torch
 
 from .attention import linear
 from .bridge import vit_model
-from .layernorm import layer_norm
+from .encoder import final_norm as _encoder_final_norm
 
 
 def _check_tokens(hidden: torch.Tensor, what: str = "hidden states") -> None:
@@ -30,7 +30,7 @@ def final_norm(hidden: torch.Tensor, model) -> torch.Tensor:
     norm = vit_model(model).layernorm
     if hidden.shape[-1] != norm.weight.shape[0]:
         raise ValueError(f"hidden size {hidden.shape[-1]} does not match the final LayerNorm's {norm.weight.shape[0]}")
-    return layer_norm(hidden, norm.weight, norm.bias, norm.eps)
+    return _encoder_final_norm(hidden, model)
 
 
 def pool_cls(hidden: torch.Tensor) -> torch.Tensor:

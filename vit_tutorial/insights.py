@@ -1,8 +1,9 @@
 """Appendix A1: what the model learned.
 
-Attention rollout (Abnar & Zuidema, 2020) with head fusion, the mean attention distance of
-every head (ViT paper, Figure 7 right), and the position-embedding similarity and
-patch-embedding filters of chapters 2-3, gathered for one page.
+Attention rollout (Abnar & Zuidema, 2020) with head fusion, and the mean attention distance
+of every head (ViT paper, Figure 7 right). The position-embedding similarity and the
+patch-embedding filters are chapter 2-3 helpers, re-exported here so the appendix finds
+everything in one place.
 
     >>> out = model(pixels, output_attentions=True)
     >>> rollout = attention_rollout(out.attentions, head_fusion="mean")    # (B, N+1, N+1)
@@ -15,6 +16,9 @@ the architecture alone produces.
 from __future__ import annotations
 
 import torch
+
+from .embeddings import position_similarity  # noqa: F401  (chapter 3, gathered here)
+from .patches import filter_components  # noqa: F401  (chapter 2, gathered here)
 
 HEAD_FUSIONS = ("mean", "max", "min")
 
@@ -133,39 +137,3 @@ def mean_attention_distance(attentions, grid: tuple[int, int], patch_size: int =
         per_query = (a * dist).sum(dim=-1)  # (B, heads, N): expected distance of each query
         out.append(per_query.mean(dim=(0, 2)))  # (heads,)
     return torch.stack(out)  # (layers, heads)
-
-
-def position_similarity(position_embeddings: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """Cosine similarity of every patch's position embedding with every other's: ``(rows, cols, rows, cols)``.
-
-    ``position_embeddings``: ``(1, N + 1, D)`` (with [CLS], as stored) or ``(N, D)``. Entry
-    ``[i, j]`` is the map of how similar patch ``(i, j)``'s position is to every other
-    position (ViT paper, Figure 7 centre).
-    """
-    pos = position_embeddings.detach()
-    rows, cols = grid
-    if pos.dim() == 3:
-        if pos.shape[1] != rows * cols + 1:
-            raise ValueError(f"{pos.shape[1]} position embeddings don't match a {rows}x{cols} grid plus [CLS]")
-        pos = pos[0, 1:]  # (N, D): drop [CLS]
-    if pos.dim() != 2 or pos.shape[0] != rows * cols:
-        raise ValueError(f"expected (1, N + 1, D) or (N, D) position embeddings for a {rows}x{cols} grid; got {tuple(position_embeddings.shape)}")
-    unit = pos / pos.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (N, D)
-    return (unit @ unit.T).reshape(rows, cols, rows, cols)
-
-
-def filter_components(weight: torch.Tensor, k: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
-    """The top ``k`` principal components of the patch-embedding filters (ViT paper, Figure 7 left).
-
-    ``weight``: the Conv2d weight ``(D, C, P, P)``: ``D`` filters of ``C x P x P`` numbers.
-    Returns ``(components (k, C, P, P), explained variance ratio (k,))``.
-    """
-    if weight.dim() != 4:
-        raise ValueError(f"expected a Conv2d weight (filters, channels, P, P); got shape {tuple(weight.shape)}")
-    d, c, p, q = weight.shape
-    flat = weight.detach().float().reshape(d, c * p * q)
-    flat = flat - flat.mean(dim=0, keepdim=True)  # (D, C*P*P), centred
-    k = min(k, d, c * p * q)
-    _, s, vh = torch.linalg.svd(flat, full_matrices=False)  # rows of vh: principal directions
-    ratio = s**2 / (s**2).sum()
-    return vh[:k].reshape(k, c, p, q), ratio[:k]

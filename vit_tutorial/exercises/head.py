@@ -178,6 +178,7 @@ def check_softmax(fn, model=None):
     mistakes = {
         "you normalised over the batch (axis 0); each image's scores are normalised over the classes (the last axis)": lambda z: z.softmax(0),
         "you forgot to divide by the sum: exp alone does not give probabilities that sum to 1": lambda z: z.exp(),
+        "you forgot to divide by the sum: exp(z - max) alone does not give probabilities that sum to 1": lambda z: (z - z.amax(-1, keepdim=True)).exp(),
         "you divided the logits by their sum; softmax divides exp(z) by the sum of exp(z)": lambda z: z / z.sum(-1, keepdim=True),
         "you returned the LOG of the probabilities (log_softmax)": lambda z: z.log_softmax(-1),
         "you used a sigmoid on each score; softmax makes the scores compete (they sum to 1)": lambda z: torch.sigmoid(z),
