@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 import torch
 
 MODEL_ID = "google/vit-base-patch16-224"
-SOURCES = ("auto", "pretrained", "random")
+SOURCES = ("auto", "pretrained", "random", "tiny-digits")
 WEIGHTS_ENV = "VIT_TUTORIAL_WEIGHTS"
 DEVICE_ENV = "VIT_TUTORIAL_DEVICE"
 HUB_PROBE_TIMEOUT_S = 1.0
@@ -353,8 +353,8 @@ def resolve_source(source: str | None = None) -> tuple[str, str]:
         raise ValueError(
             f"{origin}={requested!r} is not a weight source. Choose one of: {', '.join(SOURCES)}."
         )
-    if key == "random":
-        return "random", "asked for"
+    if key in ("random", "tiny-digits"):
+        return key, "asked for"
     if is_cached():
         return "pretrained", "found in the local HuggingFace cache"
     if _offline_by_env():
@@ -372,7 +372,8 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
     """Load ViT-B/16 for image classification, its image processor, and where its weights came from.
 
     Args:
-        source: ``"auto"`` (default), ``"pretrained"`` or ``"random"``; falls back to
+        source: ``"auto"`` (default), ``"pretrained"``, ``"random"``, or ``"tiny-digits"`` (the small
+            ViT trained on digits that ships with the package, appendix A2); falls back to
             ``VIT_TUTORIAL_WEIGHTS``.
         device_name: passed to :func:`device` (default: ``VIT_TUTORIAL_DEVICE`` or the best one).
         seed: the seed of the random weights.
@@ -390,6 +391,11 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
         except OSError as err:
             raise WeightsUnavailableError(_how_to_get_weights() + f"\n(Details: {err})") from None
         info = WeightSource("pretrained", MODEL_ID, trained=True, reason=reason)
+    elif name == "tiny-digits":  # appendix A2: a small ViT trained on scikit-learn's digits, shipped in the package
+        from .tiny import WEIGHTS_PATH, load_tiny
+
+        model = load_tiny()
+        info = WeightSource("tiny-digits", f"vit_tutorial/{WEIGHTS_PATH}", trained=True, reason=reason)
     else:
         model = random_model(seed)
         info = WeightSource("random", f"{MODEL_ID} architecture", trained=False, reason=reason, seed=seed)
@@ -398,7 +404,7 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
         print(info, file=sys.stdout)
         if not info.trained:
             print("[vit_tutorial] " + RANDOM_NOTICE)
-    return LoadedModel(model, image_processor(), info)
+    return LoadedModel(model, image_processor(model.config.image_size), info)
 
 
 def top_predictions(logits: torch.Tensor, k: int = 5, labels=None) -> list[tuple[str, float]]:
