@@ -95,7 +95,7 @@ def test_position_similarity(model):
     pos = vit_model(model).embeddings.position_embeddings.detach()
     sim = E.position_similarity(pos)
     assert sim.shape == (196, 196)
-    torch.testing.assert_close(sim.diagonal(), torch.ones(196), rtol=0, atol=1e-5)
+    torch.testing.assert_close(sim.diagonal(), torch.ones(196, device=sim.device), rtol=0, atol=1e-5)
     torch.testing.assert_close(sim, sim.T, rtol=0, atol=1e-6)
     expected = torch.nn.functional.cosine_similarity(pos[0, 1:, None, :], pos[0, None, 1:, :], dim=-1)
     torch.testing.assert_close(sim, expected, rtol=1e-5, atol=1e-5)
