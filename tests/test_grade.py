@@ -66,6 +66,9 @@ def graded(tmp_path_factory):
                      ("combined", combined)]:
         files[name] = subs / f"{name}.ipynb"
         write(nb, files[name])
+    raw = json.loads(files["good"].read_text())  # an output another tool wrote oddly must not matter
+    next(c for c in raw["cells"] if c["cell_type"] == "code")["outputs"] = [{"output_type": "odd", "x": 1}]
+    files["good"].write_text(json.dumps(raw))
     files["renamed"] = subs / "alice_tiny.ipynb"
     write(renamed, files["renamed"])
     files["malformed"] = subs / "tiny_malformed.ipynb"

@@ -141,11 +141,14 @@ def run_check(
         want = case.expected
         if not isinstance(got, torch.Tensor):
             raise fail(exercise, f"your function returned a {type(got).__name__}; it should return a torch.Tensor of shape {_shape(want)}  (on {case.label})")
+        devices = {a.device for a in (*case.args, *case.kwargs.values()) if isinstance(a, torch.Tensor)}
+        if devices and got.device not in devices:
+            raise fail(exercise, f"your output is on {got.device} but the inputs were on {', '.join(map(str, devices))}: create new "
+                       f"tensors with device=x.device (or torch.*_like(x)) so your function works wherever its inputs are  (on {case.label})")
+        if isinstance(want, torch.Tensor):
+            want = want.to(got.device)
         if got.is_floating_point() and not torch.isfinite(got).all():
             raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}); look for a division by zero or a log/sqrt of a negative number")
-        if isinstance(want, torch.Tensor) and got.device != want.device:
-            raise fail(exercise, f"your output is on {got.device} but the inputs were on {want.device}: create new tensors "
-                       f"with device=x.device (or torch.*_like(x)) so your function works wherever its inputs are  (on {case.label})")
         if _close(got, want, rtol, atol):
             continue
         for explanation, wrong in (mistakes or {}).items():
@@ -153,7 +156,7 @@ def run_check(
                 wrong_out = wrong(*_clone(case.args), **_clone_kwargs(case.kwargs))
             except Exception:  # noqa: BLE001 - a mistake that can't run on this case can't be the diagnosis
                 continue
-            if isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out, rtol, atol):
+            if isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out.to(got.device), rtol, atol):
                 raise fail(exercise, f"{explanation}  (on {case.label})")
         if tuple(got.shape) != tuple(want.shape):
             raise fail(exercise, describe_shape_difference(tuple(got.shape), tuple(want.shape), axes) + f"  (on {case.label})")

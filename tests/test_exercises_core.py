@@ -1,0 +1,77 @@
+"""run_check itself: what any self-check does with odd learner functions, and the grader's log."""
+import json
+
+import pytest
+import torch
+
+from vit_tutorial.exercises import Case, CheckFailed, ExerciseNotDone, run_check
+from vit_tutorial.exercises._core import GRADE_LOG_ENV
+
+X = torch.arange(6.0).reshape(2, 3)
+CASES = [Case((X,), 2 * X, "a (2, 3) tensor")]
+MISTAKES = {"you added 2 instead of multiplying by 2": lambda t: t + 2}
+
+
+def check(fn):
+    return run_check("double", fn, CASES, mistakes=MISTAKES, axes=("rows", "cols"), quiet=True)
+
+
+@pytest.mark.parametrize("fn", [lambda t: 2 * t, lambda t: t + t, lambda t: torch.mul(t, 2).double(), lambda t: t.mul_(2)])
+def test_correct_functions_pass(fn):
+    assert check(fn).passed
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda t: t + 2, "you added 2 instead of multiplying by 2"),
+    (lambda t: (2 * t).T, r"shape \(3, 2\), expected \(2, 3\) = \(rows, cols\): the same sizes in another order"),
+    (lambda t: (2 * t)[:1], r"axis 0 \(rows\) is 1, should be 2"),
+    (lambda t: 2 * t + 0.5, r"the shape is right but the values differ .* largest difference is 0.5"),
+    (lambda t: 1 / 0, r"your function raised ZeroDivisionError: division by zero"),
+    (lambda t: [2 * t], r"returned a list; it should return a torch.Tensor of shape \(2, 3\)"),
+    (lambda t: t / (t - t), r"NaN or infinite values"),
+    (lambda t: (2 * t).to("meta"), r"your output is on meta but the inputs were on cpu"),
+    ("double", r"pass your function itself"),
+])
+def test_wrong_functions_get_a_clear_message(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check(fn)
+
+
+def test_stub_is_not_done():
+    def double(t):
+        raise NotImplementedError("write me")
+
+    with pytest.raises(ExerciseNotDone, match="double is not written yet"):
+        check(double)
+
+
+def test_in_place_edits_do_not_leak_into_the_next_case_or_mistake():
+    x = torch.ones(3)
+    cases = [Case((), 2 * x, "kwargs", kwargs={"t": x}), Case((), 2 * x, "again", kwargs={"t": x})]
+    assert run_check("double", lambda t: t.mul_(2), cases, quiet=True).passed
+    assert torch.equal(x, torch.ones(3))
+
+
+def test_verdicts_go_to_the_grade_log(tmp_path, monkeypatch):
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv(GRADE_LOG_ENV, str(log))
+    check(lambda t: 2 * t)
+    with pytest.raises(CheckFailed):
+        check(lambda t: t + 2)
+
+    def stub(t):
+        raise NotImplementedError
+
+    with pytest.raises(ExerciseNotDone):
+        check(stub)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["exercise"], r["status"], r["passed"]) for r in records] == [
+        ("double", "passed", True), ("double", "failed", False), ("double", "not_done", False)]
+    assert "you added 2" in records[1]["message"] and "not written yet" in records[2]["message"]
+
+
+def test_an_unwritable_log_does_not_break_a_check(tmp_path, monkeypatch):
+    monkeypatch.setenv(GRADE_LOG_ENV, str(tmp_path / "no" / "such" / "folder" / "log.jsonl"))
+    assert check(lambda t: 2 * t).passed
+    with pytest.raises(CheckFailed, match="you added 2"):
+        check(lambda t: t + 2)
