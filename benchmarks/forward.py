@@ -1,0 +1,116 @@
+"""Section 2: the from-scratch forward pass against HuggingFace's, on the same weights.
+
+* ``vit_tutorial.scratch.vit_forward`` vs ``model(pixels)`` with eager attention;
+* the SDPA variant: the spine's helpers with ``attention.self_attention_sdpa`` vs
+  ``model(pixels)`` with ``attn_implementation="sdpa"`` (same weights; HF reads the
+  attention implementation from the config at each call), for the whole model and for one
+  attention block.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+
+import torch
+
+from common import interleaved, loadavg, ratio_summary
+
+import vit_tutorial as vt
+from vit_tutorial import bridge
+from vit_tutorial.scratch import vit_forward
+
+
+@contextmanager
+def attn_implementation(model, name: str):
+    """Switch the model's attention implementation for a while (same weights)."""
+    configs = [m.config for m in model.modules() if hasattr(m, "config")]
+    old = [c._attn_implementation for c in configs]
+    for c in configs:
+        c._attn_implementation = name
+    try:
+        yield model
+    finally:
+        for c, value in zip(configs, old):
+            c._attn_implementation = value
+
+
+def sdpa_forward(pixels: torch.Tensor, model):
+    """vit_forward with the fused attention: the spine's helpers, composed as chapter 9 does.
+
+    Built here because the package's from-scratch model has no SDPA variant (yet).
+    """
+    from vit_tutorial import attention
+    from vit_tutorial.embeddings import embed
+    from vit_tutorial.encoder import final_norm
+    from vit_tutorial.layernorm import layer_norm_module as ln
+    from vit_tutorial.mlp import mlp
+    from vit_tutorial.patches import patch_embed
+
+    emb = bridge.vit_model(model).embeddings
+    conv = emb.patch_embeddings.projection
+    x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)
+    for i in range(len(bridge.encoder_layers(model))):
+        parts = bridge.layer_parts(model, i)
+        x = x + attention.self_attention_sdpa(ln(x, parts.layernorm_before), parts)
+        x = x + mlp(ln(x, parts.layernorm_after), parts)
+    cls = final_norm(x, model)[:, 0]
+    return cls @ model.classifier.weight.T + model.classifier.bias
+
+
+def _one_device(model, dev: torch.device, batches, repeats: int, log) -> list[dict]:
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    have_sdpa = hasattr(__import__("vit_tutorial.attention", fromlist=["x"]), "self_attention_sdpa")
+    for batch in batches:
+        pixels = torch.randn(batch, 3, 224, 224, generator=gen).to(dev)
+        reps = max(3, repeats // batch) if dev.type == "cpu" else repeats
+        with torch.no_grad():
+            torch.testing.assert_close(vit_forward(pixels, model), model(pixels).logits, rtol=1e-4, atol=1e-4)
+            fns = {"scratch": lambda: vit_forward(pixels, model), "hf_eager": lambda: model(pixels).logits}
+            times = interleaved(fns, reps, sync=sync)
+            row = {"device": dev.type, "batch": batch, "what": "vit_forward vs HF eager",
+                   **ratio_summary(times["scratch"], times["hf_eager"]), "load": loadavg()}
+            rows.append(row)
+            log(f"  {dev.type} batch {batch}: scratch/HF eager = {row['ratio']:.3f}")
+            if not have_sdpa:
+                continue
+            with attn_implementation(model, "sdpa"):
+                torch.testing.assert_close(sdpa_forward(pixels, model), model(pixels).logits, rtol=1e-4, atol=1e-4)
+                fns = {"scratch": lambda: sdpa_forward(pixels, model), "hf_sdpa": lambda: model(pixels).logits}
+                times = interleaved(fns, reps, sync=sync)
+                row = {"device": dev.type, "batch": batch, "what": "SDPA from scratch vs HF sdpa",
+                       **ratio_summary(times["scratch"], times["hf_sdpa"]), "load": loadavg()}
+                rows.append(row)
+                log(f"  {dev.type} batch {batch}: scratch SDPA/HF sdpa = {row['ratio']:.3f}")
+                # one attention block: the helper itself, without the rest of the model around it
+                from vit_tutorial.attention import self_attention_sdpa
+
+                parts = bridge.layer_parts(model, 0)
+                hidden = torch.randn(batch, 197, model.config.hidden_size, generator=gen).to(dev)
+                fns = {"scratch": lambda: self_attention_sdpa(hidden, parts),
+                       "hf_sdpa": lambda: bridge.call_attention(model, 0, hidden)[0]}
+                times = interleaved(fns, reps * 4, sync=sync)
+                row = {"device": dev.type, "batch": batch, "what": "self_attention_sdpa vs HF sdpa (one block)",
+                       **ratio_summary(times["scratch"], times["hf_sdpa"]), "load": loadavg()}
+                rows.append(row)
+                log(f"  {dev.type} batch {batch}: one attention block, SDPA = {row['ratio']:.3f}")
+    return rows
+
+
+def bench(quick: bool, log=print) -> dict:
+    model = vt.random_model(seed=0)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    rows = []
+    for dev in devices:
+        model = model.to(dev)
+        rows += _one_device(model, dev, (1, 8), 8 if quick else 24, log)
+    from vit_tutorial import attention
+
+    return {"rows": rows, "sdpa_helper": hasattr(attention, "self_attention_sdpa"),
+            "torch_threads": torch.get_num_threads()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench(quick="--quick" in sys.argv), indent=1))

@@ -1,0 +1,43 @@
+"""An IPython kernel that records its own peak memory (RSS) for the notebook benchmark.
+
+Started by Jupyter through a temporary kernelspec (see notebooks.py) exactly like the usual
+``python -m ipykernel_launcher -f <connection file>``. Every half second, and at exit, it writes
+``{"start": ..., "pid": ..., "peak_rss_mib": ...}`` into ``$VIT_BENCH_RSS_DIR``.
+"""
+import atexit
+import json
+import os
+import resource
+import threading
+import time
+
+_OUT = os.environ.get("VIT_BENCH_RSS_DIR")
+_START = time.time()
+
+
+def _write() -> None:
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    record = {"start": _START, "pid": os.getpid(), "cwd": os.getcwd(), "peak_rss_mib": peak_kib / 1024}
+    path = os.path.join(_OUT, f"{_START:.6f}-{os.getpid()}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f)
+    os.replace(path + ".tmp", path)
+
+
+def _every_half_second() -> None:
+    while True:
+        time.sleep(0.5)
+        try:
+            _write()
+        except OSError:
+            return
+
+
+if _OUT:
+    atexit.register(_write)
+    threading.Thread(target=_every_half_second, daemon=True).start()
+
+if __name__ == "__main__":
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
