@@ -38,13 +38,13 @@ def targets(results: dict) -> list[dict]:
 
     nb = results.get("notebooks")
     if nb:
-        add("book under nbmake, serial / floor", nb["ratio_to_floor"], 1.5, "x")
+        add("book under nbmake, serial / floor", nb["ratio_to_floor"], 1.5, "×")
         add("book under nbmake, serial (wall)", nb["serial"]["wall_s"], 90, "s")
         rss = nb["serial"]["max_peak_rss_mib"]
         add("peak RSS of the largest notebook kernel", rss / 1024 if rss else None, 1.5, "GiB")
     for row in (results.get("forward") or {}).get("rows", []):
         limit = 1.10 if "eager" in row["what"] else 1.05
-        add(f"{row['what']}, {row['device']}, batch {row['batch']}", row["ratio"], limit, "x")
+        add(f"{row['what']}, {row['device']}, batch {row['batch']}", row["ratio"], limit, "×")
     st = results.get("startup")
     if st:
         add("load_model() auto decision, no network", st["auto_decision_no_cache"]["median_s"], 1.0, "s")
