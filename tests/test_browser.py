@@ -36,7 +36,7 @@ import yaml
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -249,6 +249,25 @@ JS_WIDGETS_WITHOUT_FIGURE_ABOVE = """
 }
 """
 
+JS_SEARCH_DONE = """
+() => document.querySelector('#search-results ul.search li') !== null
+   || /did not match|found 0 page/i.test(document.querySelector('#search-results')?.textContent || '')
+"""
+
+JS_RAW_MARKDOWN_TABLES = r"""
+() => Array.from(document.querySelectorAll('.cell_output .output.text_markdown, .cell_output p'))
+  .map(e => e.textContent).filter(t => /\|\s*:?(-{3,}|[\u2013\u2014]+):?\s*\|/.test(t)).map(t => t.slice(0, 120))
+"""
+
+JS_MATH = r"""
+() => {
+  const els = Array.from(document.querySelectorAll('main .math'));
+  const bad = els.map(e => e.textContent.trim()).filter(t => !/^(\\\(|\\\[|\$\$|\\begin\{)/.test(t));
+  const mathjax = Array.from(document.querySelectorAll('script[src]')).some(s => /mathjax/i.test(s.src));
+  return {count: els.length, bad: bad, mathjax: mathjax};
+}
+"""
+
 JS_NAV_LINKS = """
 () => Array.from(document.querySelectorAll('nav.bd-docs-nav a[href], #bd-docs-nav a[href]')).map(a => a.href)
 """
@@ -268,7 +287,10 @@ def test_page(page, visit, server):
     v.page.screenshot(path=str(shots / f"{page_id(page)}.full.png"), full_page=True)
 
     # loads, with its title
-    assert v.response is not None and v.response.status == 200, f"{page}.html: HTTP {v.response and v.response.status}"
+    status = v.response.status if v.response is not None else None
+    assert status == 200, (
+        f"{page}.html: HTTP {status} (is {html_dir()} built from the current _toc.yml?)"
+    )
     book_title = yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
     heading = v.page.locator("main h1").first.inner_text().strip().rstrip("#").strip()
     title = v.page.title()
@@ -296,14 +318,25 @@ def test_page(page, visit, server):
     )
     assert not undecoded, f"{page}: images that did not decode: {undecoded}"
 
+    # a widget never stands alone: its static figure comes above it
+    lonely = v.page.evaluate(JS_WIDGETS_WITHOUT_FIGURE_ABOVE, WIDGET_VIEW)
+    assert lonely == 0, f"{page}: {lonely} widget(s) without a static figure above them"
+
     # chapters show at least one figure from a notebook output
     figures = [f for f in v.page.evaluate(JS_FIGURES) if f["width"] > 0 and f["visible"]]
     if CHAPTER.match(page):
         assert figures, f"{page}: a chapter must show at least one figure (notebook output image)"
 
-    # a widget never stands alone: its static figure comes above it
-    lonely = v.page.evaluate(JS_WIDGETS_WITHOUT_FIGURE_ABOVE, WIDGET_VIEW)
-    assert lonely == 0, f"{page}: {lonely} widget(s) without a static figure above them"
+    # markdown a notebook displays (display(Markdown(...))) is rendered, not shown as raw pipes
+    raw_tables = v.page.evaluate(JS_RAW_MARKDOWN_TABLES)
+    assert not raw_tables, f"{page}: notebook output shows an unrendered markdown table: {raw_tables[:1]}"
+
+    # math is marked up for MathJax, and MathJax is asked for (it comes from a CDN, blocked here,
+    # so the test checks the markup and the script tag, not the typesetting)
+    math = v.page.evaluate(JS_MATH)
+    if math["count"]:
+        assert math["mathjax"], f"{page}: has math but loads no MathJax script"
+        assert not math["bad"], f"{page}: math without TeX delimiters: {math['bad'][:3]}"
 
     # no JavaScript of our own breaks (scripts that need a CDN are blocked, not broken)
     own_errors = [e for e in v.errors if not v.blocked]
@@ -324,7 +357,11 @@ def test_search_finds_attention(visit):
     """The client-side search (searchtools.js over searchindex.js) returns results."""
     v = visit(f"search.html?q={SEARCH_TERM}")
     results = v.page.locator("#search-results ul.search li")
-    results.first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    try:  # searchtools.js loads searchindex.js, then fills the list (or says it found nothing)
+        v.page.wait_for_function(JS_SEARCH_DONE, timeout=TIMEOUT_MS)
+    except Exception as err:  # noqa: BLE001 - playwright's TimeoutError
+        pytest.fail(f"the search page never finished searching for {SEARCH_TERM!r} "
+                    f"within {TIMEOUT_MS / 1000:.0f} s (searchindex.js missing?): {type(err).__name__}")
     count = results.count()
     v.page.screenshot(path=str(screenshot_dir() / "search.png"))
     assert count >= 1, f"search for {SEARCH_TERM!r} found nothing"
