@@ -138,6 +138,7 @@ def server(site):
     thread.join(timeout=5)
 
 
+@functools.lru_cache(maxsize=None)
 def http_status(url: str) -> int:
     """Status of a GET on the loopback server (urllib, so the browser's cache plays no part)."""
     try:
