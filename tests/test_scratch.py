@@ -72,12 +72,7 @@ def test_other_configs(overrides, size, dev):
 def test_on_cuda(batch_pixels):
     model = vt.random_model(seed=0).to("cuda")
     pixels = batch_pixels.to("cuda")
-    old = torch.backends.cudnn.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False  # HF's patch embedding is a cuDNN convolution: keep it in full float32
-    try:
-        theirs = _hf(model, pixels).logits
-    finally:
-        torch.backends.cudnn.allow_tf32 = old
+    theirs = _hf(model, pixels).logits  # default CUDA settings, as a learner has them (H100: max diff 3.4e-6)
     ours = vit_forward(pixels, model)
     assert ours.device.type == "cuda"
     torch.testing.assert_close(ours, theirs, **TOL)
