@@ -55,6 +55,9 @@ class CheckResult:
     def __repr__(self):
         return f"CheckResult({self.exercise!r}, passed={self.passed})"
 
+    def _ipython_display_(self):
+        """As a cell's last value, show nothing: the check already printed its verdict."""
+
 
 def _record(exercise: str, passed: bool, message: str, status: str) -> None:
     """Append the verdict to the grader's log (``$VIT_TUTORIAL_GRADE_LOG``), one JSON object a line."""
