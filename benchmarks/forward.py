@@ -99,6 +99,33 @@ def _one_device(model, dev: torch.device, batches, repeats: int, log) -> list[di
     return rows
 
 
+def helpers(dev: torch.device, batch: int, repeats: int) -> list[dict]:
+    """Where the from-scratch forward loses time: each helper against the fused PyTorch op it re-implements."""
+    import torch.nn.functional as F
+
+    from vit_tutorial.attention import linear
+    from vit_tutorial.layernorm import layer_norm
+    from vit_tutorial.mlp import gelu
+
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, 197, 768, generator=gen).to(dev)
+    h = torch.randn(batch, 197, 3072, generator=gen).to(dev)
+    w, b = torch.ones(768, device=dev), torch.zeros(768, device=dev)
+    fc = torch.nn.Linear(768, 3072).to(dev)
+    cases = {
+        "layer_norm vs F.layer_norm": (lambda: layer_norm(x, w, b, 1e-12), lambda: F.layer_norm(x, (768,), w, b, 1e-12)),
+        "gelu vs F.gelu": (lambda: gelu(h), lambda: F.gelu(h)),
+        "linear vs F.linear": (lambda: linear(x, fc), lambda: F.linear(x, fc.weight, fc.bias)),
+    }
+    rows = []
+    with torch.no_grad():
+        for what, (ours, theirs) in cases.items():
+            times = interleaved({"ours": ours, "torch": theirs}, repeats, sync=sync)
+            rows.append({"device": dev.type, "batch": batch, "what": what, **ratio_summary(times["ours"], times["torch"])})
+    return rows
+
+
 def bench(quick: bool, log=print) -> dict:
     model = vt.random_model(seed=0)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
@@ -106,6 +133,9 @@ def bench(quick: bool, log=print) -> dict:
     for dev in devices:
         model = model.to(dev)
         rows += _one_device(model, dev, (1, 8), 8 if quick else 24, log)
+        parts = helpers(dev, 8, 10 if quick else 30)
+        log("  helpers, batch 8: " + ", ".join(f"{r['what'].split()[0]} {r['ratio']:.2f}" for r in parts))
+        rows += parts
     from vit_tutorial import attention
 
     return {"rows": rows, "sdpa_helper": hasattr(attention, "self_attention_sdpa"),

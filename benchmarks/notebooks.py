@@ -54,7 +54,7 @@ def run_nbmake(paths: list[Path], workers: int = 1) -> dict:
         rss_dir = tmp / "rss"
         rss_dir.mkdir()
         jupyter_path = _kernelspec(tmp / "jupyter", rss_dir)
-        cmd = [PYTHON, "-m", "pytest", "--nbmake", f"--nbmake-kernel={KERNEL}", "--nbmake-timeout=600",
+        cmd = [PYTHON, "-m", "pytest", "--nbmake", f"--nbmake-kernel={KERNEL}", "--nbmake-timeout=300",
                "-p", "no:cacheprovider", "-q", "-o", "addopts=", f"--junitxml={tmp / 'junit.xml'}",
                *(["-n", str(workers)] if workers > 1 else []), *map(str, paths)]
         load_before = loadavg()

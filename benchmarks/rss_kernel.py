@@ -38,6 +38,11 @@ if _OUT:
     threading.Thread(target=_every_half_second, daemon=True).start()
 
 if __name__ == "__main__":
+    import sys
+
+    # like ``python -m ipykernel_launcher``: the notebook must not import this folder's modules
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
