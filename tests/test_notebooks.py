@@ -58,3 +58,24 @@ def test_solutions_live_in_tagged_cells(path):
             assert nxt["cell_type"] == "code" and "solution" in nxt.get("metadata", {}).get("tags", []), (
                 f"{path.name}: cell {i + 1} after a solution-start must be a code cell tagged 'solution'"
             )
+
+
+CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_has_a_captioned_figure(path):
+    """Static figures carry `mystnb.figure` metadata, so the book numbers and captions them."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    figures = [c["metadata"]["mystnb"]["figure"] for c in nb["cells"]
+               if c["cell_type"] == "code" and c.get("metadata", {}).get("mystnb", {}).get("figure")]
+    assert any(f.get("caption", "").strip() for f in figures), f"{path.name}: no code cell has a mystnb.figure.caption"
+    for f in figures:
+        assert f.get("name", "").startswith("fig-"), f"{path.name}: figure {f} needs a name 'fig-...'"
+
+
+def test_figure_names_are_unique():
+    names = [c["metadata"]["mystnb"]["figure"].get("name") for p in NOTEBOOKS
+             for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
+             if c.get("metadata", {}).get("mystnb", {}).get("figure")]
+    assert len(names) == len(set(names)), f"duplicate figure names: {sorted(n for n in set(names) if names.count(n) > 1)}"

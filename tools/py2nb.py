@@ -3,8 +3,14 @@
     python tools/py2nb.py draft.py book/04_attention.ipynb
 
 Cells start with ``# %%`` (code), ``# %% [markdown]`` (markdown; every line starts with
-``# `` or is ``#``), and may carry tags: ``# %% tags=["solution"]``. The ``.ipynb`` in
-``book/`` is the source of truth; this only saves typing JSON by hand.
+``# `` or is ``#``), and may carry JSON-valued options after the marker:
+
+    # %% tags=["solution"]
+    # %% caption="The cat, cut into patches." name="fig-02-grid"   (a numbered myst-nb figure)
+    # %% metadata={"mystnb": {"figure": {"caption": "...", "name": "..."}}}
+
+``caption``/``name`` become ``metadata.mystnb.figure``; ``metadata`` is merged in as given.
+The ``.ipynb`` in ``book/`` is the source of truth; this only saves typing JSON by hand.
 """
 from __future__ import annotations
 
@@ -12,7 +18,25 @@ import json
 import re
 import sys
 
-HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
+HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?P<options>(?:\s.*)?)$")
+OPTION = re.compile(r"\s*(tags|caption|name|metadata)=")
+
+
+def parse_options(text: str) -> dict:
+    """``tags=[...] caption="..." name="..." metadata={...}`` (values are JSON) -> cell metadata."""
+    values, pos, decoder = {}, 0, json.JSONDecoder()
+    while text[pos:].strip():
+        m = OPTION.match(text, pos)
+        if not m:
+            raise ValueError(f"cannot parse cell options at: {text[pos:]!r}")
+        values[m.group(1)], pos = decoder.raw_decode(text, m.end())
+    meta = dict(values.get("metadata", {}))
+    if values.get("tags"):
+        meta["tags"] = values["tags"]
+    figure = {k: values[k] for k in ("caption", "name") if k in values}
+    if figure:
+        meta.setdefault("mystnb", {}).setdefault("figure", {}).update(figure)
+    return meta
 
 
 def convert(text: str) -> dict:
@@ -22,7 +46,7 @@ def convert(text: str) -> dict:
         if m:
             if current is not None:
                 cells.append(current)
-            current = {"md": bool(m.group("md")), "tags": json.loads(m.group("tags")) if m.group("tags") else [], "lines": []}
+            current = {"md": bool(m.group("md")), "meta": parse_options(m.group("options")), "lines": []}
             continue
         if current is None:
             continue
@@ -44,7 +68,7 @@ def convert(text: str) -> dict:
         source = [l + "\n" for l in lines]
         if source:
             source[-1] = source[-1].rstrip("\n")
-        meta = {"tags": cell["tags"]} if cell["tags"] else {}
+        meta = cell["meta"]
         if cell["md"]:
             out.append({"cell_type": "markdown", "metadata": meta, "source": source})
         else:
