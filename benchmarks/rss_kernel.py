@@ -1,14 +1,13 @@
 """An IPython kernel that records its own peak memory (RSS) for the notebook benchmark.
 
 Started by Jupyter through a temporary kernelspec (see notebooks.py) exactly like the usual
-``python -m ipykernel_launcher -f <connection file>``. Every half second, and at exit, it writes
+``python -m ipykernel_launcher -f <connection file>``. At exit it writes
 ``{"start": ..., "pid": ..., "peak_rss_mib": ...}`` into ``$VIT_BENCH_RSS_DIR``.
 """
 import atexit
 import json
 import os
 import resource
-import threading
 import time
 
 _OUT = os.environ.get("VIT_BENCH_RSS_DIR")
@@ -24,18 +23,8 @@ def _write() -> None:
     os.replace(path + ".tmp", path)
 
 
-def _every_half_second() -> None:
-    while True:
-        time.sleep(0.5)
-        try:
-            _write()
-        except OSError:
-            return
-
-
 if _OUT:
-    atexit.register(_write)
-    threading.Thread(target=_every_half_second, daemon=True).start()
+    atexit.register(_write)  # (a sampling thread here made some kernels hang under nbmake: not used)
 
 if __name__ == "__main__":
     import sys
