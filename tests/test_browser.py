@@ -263,10 +263,17 @@ JS_RAW_MARKDOWN_TABLES = r"""
 JS_MATH = r"""
 () => {
   const els = Array.from(document.querySelectorAll('main .math'));
-  const bad = els.map(e => e.textContent.trim()).filter(t => !/^(\\\(|\\\[|\$\$|\\begin\{)/.test(t));
+  // (formulas MathJax has already typeset hold an mjx-container instead of their TeX source)
+  const bad = els.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.trim()).filter(t => !/^(\\\(|\\\[|\$\$|\\begin\{)/.test(t));
   const mathjax = Array.from(document.querySelectorAll('script[src]')).some(s => /mathjax/i.test(s.src));
   return {count: els.length, bad: bad, mathjax: mathjax};
 }
+"""
+
+JS_MATH_TYPESET_COUNT = "() => document.querySelectorAll('main .math mjx-container, main mjx-container').length"
+JS_MATH_TYPESET = r"""
+(count) => document.querySelectorAll('main .math mjx-container, main mjx-container.MathJax').length > 0
+  && Array.from(document.querySelectorAll('main .math')).every(e => e.querySelector('mjx-container'))
 """
 
 JS_NAV_LINKS = """
@@ -332,12 +339,17 @@ def test_page(page, visit, server):
     raw_tables = v.page.evaluate(JS_RAW_MARKDOWN_TABLES)
     assert not raw_tables, f"{page}: notebook output shows an unrendered markdown table: {raw_tables[:1]}"
 
-    # math is marked up for MathJax, and MathJax is asked for (it comes from a CDN, blocked here,
-    # so the test checks the markup and the script tag, not the typesetting)
+    # math is marked up for MathJax and typeset by the copy of MathJax served with the book
+    # (book/_static/mathjax), so it renders with no network at all
     math = v.page.evaluate(JS_MATH)
     if math["count"]:
         assert math["mathjax"], f"{page}: has math but loads no MathJax script"
         assert not math["bad"], f"{page}: math without TeX delimiters: {math['bad'][:3]}"
+        try:
+            v.page.wait_for_function(JS_MATH_TYPESET, arg=math["count"], timeout=20_000)
+        except Exception:  # noqa: BLE001 - report what was left untypeset
+            pytest.fail(f"{page}: MathJax did not typeset the page's {math['count']} formulas offline "
+                        f"({v.page.evaluate(JS_MATH_TYPESET_COUNT)} typeset)")
 
     # no JavaScript of our own breaks (scripts that need a CDN are blocked, not broken)
     own_errors = [e for e in v.errors if not v.blocked]
