@@ -21,18 +21,18 @@ def _cache_files(folder):
     return sorted(p.name for p in sub.iterdir()) if sub.exists() else []
 
 
-def test_follows_huggingface_initialisation():
+def test_every_parameter_is_drawn_biases_and_norms_included():
+    """Matrices N(0, std) as in HuggingFace; biases N(0, std) and LayerNorm 1 + N(0, std) / N(0, std),
+    so that an equality check can tell a forgotten bias, gamma or beta."""
     model = vt.random_model(seed=0, config=vt.vit_config(**MID))
     std = model.config.initializer_range
     for name, p in model.named_parameters():
         module = model.get_submodule(name.rsplit(".", 1)[0])
-        if isinstance(module, torch.nn.LayerNorm):
-            assert torch.all(p == (1 if name.endswith("weight") else 0)), name
-        elif name.endswith("bias"):
-            assert torch.all(p == 0), name
-        else:
-            assert abs(p.std().item() - std) < 0.1 * std, name
-            assert abs(p.mean().item()) < 0.1 * std, name
+        centre = 1.0 if isinstance(module, torch.nn.LayerNorm) and name.endswith("weight") else 0.0
+        if p.numel() < 50:
+            continue
+        assert abs(p.std().item() - std) < 0.2 * std, name
+        assert abs(p.mean().item() - centre) < 0.2 * std, name
     assert all(p.requires_grad for p in model.parameters())
     assert not model.training and model.config._attn_implementation == "eager"
 

@@ -228,7 +228,7 @@ def image_processor(size: int = 224):
     )
 
 
-RANDOM_WEIGHTS_SCHEME = 1  # bump when the way random weights are drawn changes (invalidates the cache)
+RANDOM_WEIGHTS_SCHEME = 2  # bump when the way random weights are drawn changes (invalidates the cache)
 CACHE_ENV = "VIT_TUTORIAL_CACHE"  # a folder for cached random weights, or "off"
 _CACHE_MIN_PARAMETERS = 2_000_000  # smaller models are drawn faster than they are read back
 
@@ -245,24 +245,25 @@ def _random_weights_cache_dir() -> str | None:
 
 
 def _draw_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor]:
-    """HuggingFace ViT's initialisation, drawn from a private generator seeded with ``seed``.
+    """Seeded random weights for every parameter, drawn from a private generator.
 
-    Linear/Conv2d weights, ``cls_token`` and ``position_embeddings`` ~ N(0, std) (HF's
-    truncation at +-2 is 100 standard deviations away, so plain normal is the same law);
-    biases and ``mask_token`` 0; LayerNorm weight 1, bias 0.
+    Matrices, ``cls_token`` and ``position_embeddings`` ~ N(0, std), as HuggingFace
+    initialises them. Unlike HuggingFace's init (biases 0, LayerNorm gamma 1 and beta 0),
+    biases are also N(0, std), and LayerNorm gamma is 1 + N(0, std) and beta N(0, std):
+    with all-zero biases and identity norms, a helper that forgot a bias, gamma or beta
+    would still pass every equality check in the book. ``mask_token`` (unused here) is 0.
     """
     gen = torch.Generator().manual_seed(seed)
     weights = {}
     for prefix, module in model.named_modules():
         for name, param in module.named_parameters(recurse=False):
             full = f"{prefix}.{name}" if prefix else name
-            if isinstance(module, torch.nn.LayerNorm):
-                value = torch.ones if name == "weight" else torch.zeros
-                weights[full] = value(param.shape, dtype=param.dtype)
-            elif name == "bias" or name == "mask_token":
-                weights[full] = torch.zeros(param.shape, dtype=param.dtype)
-            else:
-                weights[full] = torch.empty(param.shape, dtype=param.dtype).normal_(0.0, std, generator=gen)
+            value = torch.empty(param.shape, dtype=param.dtype).normal_(0.0, std, generator=gen)
+            if name == "mask_token":
+                value.zero_()
+            elif isinstance(module, torch.nn.LayerNorm) and name == "weight":
+                value += 1.0
+            weights[full] = value
     return weights
 
 
@@ -312,8 +313,8 @@ def _cached_random_weights(model, seed: int, std: float) -> dict[str, torch.Tens
 def random_model(seed: int = 0, config=None):
     """A ViT with seeded random weights: same architecture, same labels, not trained.
 
-    The weights follow HuggingFace's initialisation (N(0, ``initializer_range``) matrices,
-    zero biases, LayerNorm 1/0) but are drawn from a private generator (the caller's random
+    The weights are N(0, ``initializer_range``) (biases and LayerNorm parameters perturbed
+    too, see :func:`_draw_random_weights`), drawn from a private generator (the caller's random
     stream is left alone) and, for full-size models, cached on disk as safetensors
     (``~/.cache/vit_tutorial``; ``VIT_TUTORIAL_CACHE=<folder>`` moves it, ``=off`` disables it),
     so that every notebook after the first gets its model in a fraction of a second.
