@@ -23,7 +23,7 @@ STAMP := $(VENV)/.installed
 JB_STRICT := -W -n --keep-going
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup book book-strict test unit notebooks browser lab student instructor bench clean
+.PHONY: setup book test lab student instructor bench clean
 
 setup: $(STAMP)
 
