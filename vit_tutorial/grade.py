@@ -179,6 +179,9 @@ def run_submission(nb, expected: list[str], timeout: float, result: SubmissionRe
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    from .nbexec import patch
+
+    patch()  # a widgets.interact cell could otherwise hang until the time limit (see nbexec)
     verdicts: dict[str, ExerciseResult] = {}
     ran: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="vit-grade-") as work:

@@ -6,6 +6,9 @@ filename ``None``, the builder copy ``''``, so Sphinx's own de-duplication misse
 (sphinx-doc/sphinx#13402). In the browser the second ``const`` declaration throws
 ``SyntaxError: Identifier 'THEBE_JS_URL' has already been declared`` on every page.
 We drop the exact duplicates from each page's script list.
+
+It also installs :func:`vit_tutorial.nbexec.patch` before myst-nb executes the notebooks:
+without it a cell with ``widgets.interact`` could wait out the whole cell timeout.
 """
 from __future__ import annotations
 
@@ -30,5 +33,8 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    from vit_tutorial.nbexec import patch
+
+    patch()
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
