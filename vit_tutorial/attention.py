@@ -17,7 +17,9 @@ import torch.nn.functional as F
 def linear(x: torch.Tensor, layer) -> torch.Tensor:
     """``x @ W.T + b`` with the weights of an ``nn.Linear``."""
     out = x @ layer.weight.T
-    return out + layer.bias if layer.bias is not None else out
+    if layer.bias is not None:
+        out += layer.bias  # in place: no second (..., out_features) tensor
+    return out
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -47,7 +49,7 @@ def scaled_dot_product(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tup
     ``q, k, v``: ``(B, heads, N, head_dim)`` (or any leading dims, e.g. ``(B, N, head_dim)``
     for one head). Returns ``(context (B, heads, N, head_dim), weights (B, heads, N, N))``.
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, heads, N, N)
+    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.shape[-1]))  # (B, heads, N, N)
     weights = scores.softmax(dim=-1)  # each query's row sums to 1
     return weights @ v, weights
 

@@ -22,8 +22,9 @@ def normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     if eps < 0:
         raise ValueError(f"eps must be >= 0 (it keeps the square root away from zero), got {eps}")
     mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
-    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), biased: divide by D, not D - 1
-    return (x - mean) / torch.sqrt(var + eps)
+    centred = x - mean  # (..., D), mean 0
+    var = (centred * centred).mean(dim=-1, keepdim=True)  # (..., 1), biased: divide by D, not D - 1
+    return centred * torch.rsqrt(var + eps)  # rsqrt(v) = 1 / sqrt(v): one pass instead of two
 
 
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -33,7 +34,9 @@ def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: f
     the *biased* one (divide by D), as in ``nn.LayerNorm``.
     """
     _check_affine(x, weight, bias)
-    return normalize(x, eps) * weight + bias  # (..., D)
+    # normalize(x) * weight + bias, in place on the fresh tensor normalize returns: the same
+    # numbers without two more (..., D) temporaries (that made it twice as slow on a CPU)
+    return normalize(x, eps).mul_(weight).add_(bias)  # (..., D)
 
 
 def layer_norm_module(x: torch.Tensor, norm) -> torch.Tensor:
