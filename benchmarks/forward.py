@@ -1,10 +1,10 @@
 """Section 2: the from-scratch forward pass against HuggingFace's, on the same weights.
 
 * ``vit_tutorial.scratch.vit_forward`` vs ``model(pixels)`` with eager attention;
-* the SDPA variant: the spine's helpers with ``attention.self_attention_sdpa`` vs
-  ``model(pixels)`` with ``attn_implementation="sdpa"`` (same weights; HF reads the
-  attention implementation from the config at each call), for the whole model and for one
-  attention block.
+* the SDPA variant: ``vit_forward(pixels, model, attention="sdpa")`` (chapter 4's
+  ``self_attention_sdpa`` in every layer) vs ``model(pixels)`` with
+  ``attn_implementation="sdpa"`` (same weights; HF reads the attention implementation from
+  the config at each call), for the whole model and for one attention block.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from common import interleaved, loadavg, ratio_summary
 
 import vit_tutorial as vt
 from vit_tutorial import bridge
+from vit_tutorial.attention import self_attention_sdpa
 from vit_tutorial.scratch import vit_forward
 
 
@@ -35,37 +36,13 @@ def attn_implementation(model, name: str):
             c._attn_implementation = value
 
 
-def sdpa_forward(pixels: torch.Tensor, model):
-    """vit_forward with the fused attention: the spine's helpers, composed as chapter 9 does.
-
-    Built here because the package's from-scratch model has no SDPA variant (yet).
-    """
-    from vit_tutorial import attention
-    from vit_tutorial.embeddings import embed
-    from vit_tutorial.encoder import final_norm
-    from vit_tutorial.layernorm import layer_norm_module as ln
-    from vit_tutorial.mlp import mlp
-    from vit_tutorial.patches import patch_embed
-
-    emb = bridge.vit_model(model).embeddings
-    conv = emb.patch_embeddings.projection
-    x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)
-    for i in range(len(bridge.encoder_layers(model))):
-        parts = bridge.layer_parts(model, i)
-        x = x + attention.self_attention_sdpa(ln(x, parts.layernorm_before), parts)
-        x = x + mlp(ln(x, parts.layernorm_after), parts)
-    cls = final_norm(x, model)[:, 0]
-    return cls @ model.classifier.weight.T + model.classifier.bias
-
-
 def _one_device(model, dev: torch.device, batches, repeats: int, log) -> list[dict]:
     sync = torch.cuda.synchronize if dev.type == "cuda" else None
     rows = []
     gen = torch.Generator().manual_seed(0)
-    have_sdpa = hasattr(__import__("vit_tutorial.attention", fromlist=["x"]), "self_attention_sdpa")
     for batch in batches:
         pixels = torch.randn(batch, 3, 224, 224, generator=gen).to(dev)
-        reps = max(5, repeats // 4) if dev.type == "cpu" and batch > 1 else repeats
+        reps = max(6, repeats // 2) if dev.type == "cpu" and batch > 1 else repeats  # 12 rounds of ~1 s at batch 8
         with torch.no_grad():
             torch.testing.assert_close(vit_forward(pixels, model), model(pixels).logits, rtol=1e-4, atol=1e-4)
             fns = {"scratch": lambda: vit_forward(pixels, model), "hf_eager": lambda: model(pixels).logits}
@@ -74,19 +51,15 @@ def _one_device(model, dev: torch.device, batches, repeats: int, log) -> list[di
                    **ratio_summary(times["scratch"], times["hf_eager"]), "load": loadavg()}
             rows.append(row)
             log(f"  {dev.type} batch {batch}: scratch/HF eager = {row['ratio']:.3f}")
-            if not have_sdpa:
-                continue
             with attn_implementation(model, "sdpa"):
-                torch.testing.assert_close(sdpa_forward(pixels, model), model(pixels).logits, rtol=1e-4, atol=1e-4)
-                fns = {"scratch": lambda: sdpa_forward(pixels, model), "hf_sdpa": lambda: model(pixels).logits}
+                torch.testing.assert_close(vit_forward(pixels, model, attention="sdpa"), model(pixels).logits, rtol=1e-4, atol=1e-4)
+                fns = {"scratch": lambda: vit_forward(pixels, model, attention="sdpa"), "hf_sdpa": lambda: model(pixels).logits}
                 times = interleaved(fns, reps, sync=sync)
                 row = {"device": dev.type, "batch": batch, "what": "SDPA from scratch vs HF sdpa",
                        **ratio_summary(times["scratch"], times["hf_sdpa"]), "load": loadavg()}
                 rows.append(row)
                 log(f"  {dev.type} batch {batch}: scratch SDPA/HF sdpa = {row['ratio']:.3f}")
                 # one attention block: the helper itself, without the rest of the model around it
-                from vit_tutorial.attention import self_attention_sdpa
-
                 parts = bridge.layer_parts(model, 0)
                 hidden = torch.randn(batch, 197, model.config.hidden_size, generator=gen).to(dev)
                 fns = {"scratch": lambda: self_attention_sdpa(hidden, parts),
@@ -136,10 +109,7 @@ def bench(quick: bool, log=print) -> dict:
         parts = helpers(dev, 8, 10 if quick else 30)
         log("  helpers, batch 8: " + ", ".join(f"{r['what'].split()[0]} {r['ratio']:.2f}" for r in parts))
         rows += parts
-    from vit_tutorial import attention
-
-    return {"rows": rows, "sdpa_helper": hasattr(attention, "self_attention_sdpa"),
-            "torch_threads": torch.get_num_threads()}
+    return {"rows": rows, "torch_threads": torch.get_num_threads()}
 
 
 if __name__ == "__main__":

@@ -78,6 +78,18 @@ def test_inputs_are_left_alone(name):
         assert out.data_ptr() != t.data_ptr(), f"{name} returned its input's memory"
 
 
+def test_normalize_gradient_with_a_constant_token():
+    # a constant token has a centred vector of length 0: its gradient must stay finite, like torch's
+    x = _inputs(3, 8).detach()
+    x[1] = 0.5
+    x.requires_grad_()
+    out, grads = _grads(lambda t: normalize(t, 1e-6), [x])
+    ref_out, ref_grads = _grads(lambda t: F.layer_norm(t, (8,), eps=1e-6), [x])
+    torch.testing.assert_close(out, ref_out, **TOL)
+    assert torch.isfinite(grads[0]).all()
+    torch.testing.assert_close(grads[0], ref_grads[0], **TOL)
+
+
 def test_linear_without_bias():
     x = _inputs(3, 8)
     layer = _Lin().set(_inputs(5, 8, seed=1), None)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,20 @@ def test_patch_is_installed_once_and_only_in_the_process_that_asks():
 def test_pytest_runs_here_with_the_patch():
     # pyproject's addopts load vit_tutorial.nbexec as a plugin, so nbmake's runs are protected
     assert nbexec.patched()
+
+
+def test_the_book_build_installs_the_patch():
+    # jupyter-book runs myst-nb (and so nbclient) inside Sphinx: our extension must patch first
+    code = (
+        "import sys; sys.path.insert(0, 'book/_ext')\n"
+        "import book_fixes\n"
+        "from vit_tutorial import nbexec\n"
+        "class App:\n"
+        "    def connect(self, *args, **kwargs): pass\n"
+        "before = nbexec.patched()\n"
+        "book_fixes.setup(App())\n"
+        "print(before, nbexec.patched())\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout.split()
+    assert out == ["False", "True"]

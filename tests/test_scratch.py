@@ -95,3 +95,33 @@ def test_bad_inputs(model, pixels, error, match):
         pixels = pixels.to(next(model.parameters()).device)
     with pytest.raises(error, match=match):
         vit_forward(pixels, model)
+
+
+def test_sdpa_variant_equals_hf_logits(model, batch_pixels):
+    theirs = _hf(model, batch_pixels).logits
+    ours = vit_forward(batch_pixels, model, attention="sdpa")
+    # the fused kernel sums in another order than the eager path: same tolerance as the eager path
+    torch.testing.assert_close(ours, theirs, **TOL)
+
+
+def test_forward_is_the_trace_without_the_intermediates(model, batch_pixels):
+    # the same operations in the same order: bit for bit the same logits
+    torch.testing.assert_close(vit_forward(batch_pixels, model), vit_trace(batch_pixels, model).logits, rtol=0, atol=0)
+
+
+def test_sdpa_encoder_layer_returns_no_weights(model, cat_pixels):
+    from vit_tutorial.bridge import layer_parts, vit_model
+    from vit_tutorial.encoder import encoder_layer
+
+    with torch.no_grad():
+        x = vit_model(model).embeddings(cat_pixels)
+        eager, weights = encoder_layer(x, layer_parts(model, 0))
+        fused, none = encoder_layer(x, layer_parts(model, 0), attention="sdpa")
+    assert weights.shape == (1, 12, 197, 197) and none is None
+    torch.testing.assert_close(fused, eager, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["flash", "SDPA", None])
+def test_unknown_attention_is_refused(model, cat_pixels, attention):
+    with pytest.raises(ValueError, match="is not one of"):
+        vit_forward(cat_pixels, model, attention=attention)

@@ -3,18 +3,35 @@ from __future__ import annotations
 
 import torch
 
-from .attention import self_attention
+from .attention import self_attention, self_attention_sdpa
 from .bridge import encoder_layers, layer_parts, vit_model
 from .layernorm import layer_norm_module as _ln
 from .mlp import mlp
 
+ATTENTION = ("eager", "sdpa")  # chapter 4's self_attention, or its fused-kernel twin self_attention_sdpa
 
-def encoder_layer(x: torch.Tensor, parts) -> tuple[torch.Tensor, torch.Tensor]:
+
+def check_attention(attention: str) -> None:
+    """Raise a clear ``ValueError`` unless ``attention`` is one of :data:`ATTENTION`."""
+    if attention not in ATTENTION:
+        raise ValueError(
+            f"attention={attention!r} is not one of {ATTENTION}: 'eager' computes (and returns) the "
+            f"attention weights by hand, 'sdpa' uses PyTorch's fused scaled_dot_product_attention"
+        )
+
+
+def encoder_layer(x: torch.Tensor, parts, attention: str = "eager") -> tuple[torch.Tensor, torch.Tensor | None]:
     """One pre-norm layer: ``x + attn(LN(x))``, then ``h + mlp(LN(h))``.
 
-    ``(B, N, D)`` -> ``((B, N, D), attention weights (B, heads, N, N))``.
+    ``(B, N, D)`` -> ``((B, N, D), attention weights (B, heads, N, N))``. With
+    ``attention="sdpa"`` the fused kernel computes the attention and the weights are ``None``.
     """
-    attn_out, weights = self_attention(_ln(x, parts.layernorm_before), parts)  # (B, N, D), (B, heads, N, N)
+    check_attention(attention)
+    normed = _ln(x, parts.layernorm_before)
+    if attention == "sdpa":
+        attn_out, weights = self_attention_sdpa(normed, parts), None  # (B, N, D)
+    else:
+        attn_out, weights = self_attention(normed, parts)  # (B, N, D), (B, heads, N, N)
     h = x + attn_out  # first residual
     return h + mlp(_ln(h, parts.layernorm_after), parts), weights  # second residual
 

@@ -23,7 +23,9 @@ def normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
         raise ValueError(f"eps must be >= 0 (it keeps the square root away from zero), got {eps}")
     mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
     centred = x - mean  # (..., D), mean 0
-    var = (centred * centred).mean(dim=-1, keepdim=True)  # (..., 1), biased: divide by D, not D - 1
+    # The biased variance, mean((x - mean)^2): divide by D, not D - 1. We compute it as the
+    # squared length of the centred vector over D, the same number without a (..., D) temporary.
+    var = torch.linalg.vector_norm(centred, dim=-1, keepdim=True) ** 2 / x.shape[-1]  # (..., 1)
     return centred * torch.rsqrt(var + eps)  # rsqrt(v) = 1 / sqrt(v): one pass instead of two
 
 
