@@ -16,7 +16,7 @@ Timeouts keep their meaning; nothing else changes.
 
     >>> from vit_tutorial import nbexec
     >>> nbexec.patch()          # in the process that runs nbclient (done for you by the
-    ...                         # book's conftest.py, its Sphinx extension and the grader)
+    ...                         # project's pytest settings, its Sphinx extension and the grader)
 
 It is also a pytest plugin: ``pytest -p vit_tutorial.nbexec --nbmake ...``.
 """
