@@ -85,6 +85,18 @@ def main(argv=None) -> int:
         "machine": common.machine(),
         "load_at_start": common.loadavg(),
     }
+    if args.only and out.exists():  # keep the other sections' figures, and say where they came from
+        try:
+            previous = json.loads(out.read_text())
+        except ValueError:
+            previous = {}
+        kept = [name for name in SECTIONS if name in previous and name not in sections]
+        for name in kept:
+            results[name] = previous[name]
+        if kept:
+            results["kept_from"] = {"generated": previous.get("generated"), "sections": kept}
+            results["note"] = (f"{args.note} " if args.note else "") + (
+                f"Sections {', '.join(kept)} are from the run of {previous.get('generated')}.")
     start = time.perf_counter()
     for name in sections:
         print(f"[{name}]", flush=True)
