@@ -8,6 +8,7 @@ waits slept until their timeout on this machine (13 of 300); with the sliced wai
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -147,3 +148,37 @@ def test_the_book_build_installs_the_patch():
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout.split()
     assert out == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    "env, workers, cores, expected",
+    [
+        ({}, 2, 2, "1"),  # two workers on two cores: one thread each
+        ({}, 2, 16, "8"),
+        ({}, 3, 2, "1"),  # never zero
+        ({}, 1, 2, None),  # one worker: leave torch's default
+        ({"OMP_NUM_THREADS": "2"}, 2, 2, "2"),  # the user's choice wins
+    ],
+)
+def test_share_cores(env, workers, cores, expected):
+    code = (
+        "import os\n"
+        "from vit_tutorial import nbexec\n"
+        f"nbexec.share_cores({workers}, cores={cores})\n"
+        "print(os.environ.get('OMP_NUM_THREADS'))\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**clean, **env}).stdout.strip()
+    assert out == str(expected)
+
+
+def test_xdist_workers_and_their_kernels_get_a_share():
+    # this very run: under `pytest -n 2` (make test) each worker holds cores // 2 threads
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers <= 1:
+        pytest.skip("not running under pytest-xdist with several workers")
+    import torch
+
+    assert "OMP_NUM_THREADS" in os.environ  # what the kernels this worker starts inherit
+    assert torch.get_num_threads() == int(os.environ["OMP_NUM_THREADS"])
