@@ -91,12 +91,17 @@ def main(argv=None) -> int:
         except ValueError:
             previous = {}
         kept = [name for name in SECTIONS if name in previous and name not in sections]
+        origin = previous.get("kept_from") or {}  # sections that were already older in that file
+        when = {name: origin.get(name, previous.get("generated")) for name in kept}
         for name in kept:
             results[name] = previous[name]
         if kept:
-            results["kept_from"] = {"generated": previous.get("generated"), "sections": kept}
-            results["note"] = (f"{args.note} " if args.note else "") + (
-                f"Sections {', '.join(kept)} are from the run of {previous.get('generated')}.")
+            results["kept_from"] = when
+            by_run = {}
+            for name, generated in when.items():
+                by_run.setdefault(generated, []).append(name)
+            results["note"] = (f"{args.note} " if args.note else "") + " ".join(
+                f"Sections {', '.join(names)} are from the run of {generated}." for generated, names in by_run.items())
     start = time.perf_counter()
     for name in sections:
         print(f"[{name}]", flush=True)
