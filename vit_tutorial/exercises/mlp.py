@@ -53,6 +53,17 @@ def _toy_layer(width: int, heads: int, seed: int):
     return layer_parts(model.requires_grad_(False), 0)
 
 
+def _toy_layer_inputs(seed: int) -> list:
+    """``(x, parts)`` for two small random layers (widths 16 and 32), with inputs of mean 0.5 and
+    scale 2 drawn from ``seed``: the random cases of the layer and residual-block checks."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = []
+    for (b, n, d), heads in (((2, 5, 16), 2), ((1, 7, 32), 4)):
+        parts = _toy_layer(d, heads, seed=d)
+        inputs.append((torch.randn(b, n, d, generator=g) * 2 + 0.5, parts))
+    return inputs
+
+
 def _real_layer_input(model):
     """The cat photo's embeddings (the input of layer 0) and layer 0's parts."""
     from ..bridge import layer_parts
@@ -160,13 +171,11 @@ LAYER_MISTAKES = {
 
 def check_encoder_layer(fn, model=None):
     """Check ``fn(x (B, N, D), parts) -> (B, N, D)``: one pre-norm encoder layer with both residuals."""
-    g = torch.Generator().manual_seed(73)
     cases = []
-    for (b, n, d), heads in (((2, 5, 16), 2), ((1, 7, 32), 4)):
-        parts = _toy_layer(d, heads, seed=d)
-        x = torch.randn(b, n, d, generator=g) * 2 + 0.5
+    for x, parts in _toy_layer_inputs(73):
         with torch.no_grad():
-            cases.append(Case((x, parts), _layer(x, parts), f"a random layer of width {d} with {heads} heads, input {(b, n, d)}"))
+            cases.append(Case((x, parts), _layer(x, parts),
+                              f"a random layer of width {x.shape[-1]} with {parts.num_heads} heads, input {tuple(x.shape)}"))
     if model is not None:
         x, parts = _real_layer_input(model)
         with torch.no_grad():

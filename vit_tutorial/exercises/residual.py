@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._core import Case, run_check
-from .mlp import _real_layer_input, _toy_layer
+from .mlp import _real_layer_input, _toy_layer_inputs
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
 NORM_AXES = ("layers", "batch", "tokens")
@@ -30,14 +30,12 @@ BLOCK_MISTAKES = {
 
 def check_pre_norm_block(fn, model=None):
     """Check ``fn(x (B, N, D), norm, sublayer) -> x + sublayer(norm(x))`` (norm and sublayer are callables)."""
-    g = torch.Generator().manual_seed(61)
     cases = []
-    for (b, n, d), heads in (((2, 5, 16), 2), ((1, 7, 32), 4)):
-        parts = _toy_layer(d, heads, seed=d)
-        x = torch.randn(b, n, d, generator=g) * 2 + 0.5
+    for x, parts in _toy_layer_inputs(61):
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
-            cases.append(Case(args, x + args[2](args[1](x)), f"a random attention block of width {d}, input {(b, n, d)}"))
+            cases.append(Case(args, x + args[2](args[1](x)),
+                              f"a random attention block of width {x.shape[-1]}, input {tuple(x.shape)}"))
     if model is not None:
         x, parts = _real_layer_input(model)
         args = (x, parts.layernorm_before, _attention_of(parts))
