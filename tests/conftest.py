@@ -32,11 +32,23 @@ def pretrained_model(dev):
     return model.to(dev)
 
 
-@pytest.fixture(params=["random", "pretrained"])
+@pytest.fixture(scope="session")
+def trained_like(dev):
+    """ViT-B/16 with synthetic trained-like statistics (outlier channels, high-norm tokens,
+    spread gamma, peaked attention, spread logits): see vit_tutorial.trained_like."""
+    from vit_tutorial.trained_like import trained_like_model
+
+    return trained_like_model(seed=0).to(dev)
+
+
+@pytest.fixture(params=["random", "trained-like", pytest.param("pretrained", marks=pytest.mark.pretrained)])
 def any_model(request, model):
-    """Each test using this runs on random weights, and on pretrained ones when cached."""
+    """Each test using this runs on random weights, on trained-like ones, and on the pretrained
+    checkpoint when it is cached (``pytest -m pretrained`` selects just those)."""
     if request.param == "random":
         return model
+    if request.param == "trained-like":
+        return request.getfixturevalue("trained_like")
     return request.getfixturevalue("pretrained_model")
 
 

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial import embeddings as E
 from vit_tutorial.bridge import vit_model
@@ -24,7 +25,7 @@ def test_embeddings_equal_hf(any_model, batch_pixels):
         theirs = emb(batch_pixels)
         ours = E.embeddings_by_hand(batch_pixels, any_model)
     assert ours.shape == (4, 197, 768)
-    torch.testing.assert_close(ours, theirs, rtol=RTOL, atol=ATOL)
+    assert_equivalent(ours, theirs, rtol=RTOL, atol=ATOL)
 
 
 def test_cls_is_token_zero(model, cat_pixels):
@@ -49,7 +50,7 @@ def test_interpolation_equals_hf(any_model, dev, size):
         pos = E.interpolate_position_embeddings(emb.position_embeddings, *size, 16)
     assert ours.shape == (2, 1 + (size[0] // 16) * (size[1] // 16), 768)
     assert pos.shape == (1, ours.shape[1], 768)
-    torch.testing.assert_close(ours, theirs, rtol=RTOL, atol=ATOL)
+    assert_equivalent(ours, theirs, rtol=RTOL, atol=ATOL)
     torch.testing.assert_close(pos[:, 0], emb.position_embeddings[:, 0], rtol=0, atol=0)  # [CLS] keeps its position
 
 
@@ -61,7 +62,7 @@ def test_small_config(small_model, dev):
             theirs = emb(x, interpolate_pos_encoding=True)
             ours = E.embeddings_by_hand(x, small_model, interpolate_pos_encoding=True)
         assert ours.shape == (3, tokens, 64)
-        torch.testing.assert_close(ours, theirs, rtol=RTOL, atol=ATOL)
+        assert_equivalent(ours, theirs, rtol=RTOL, atol=ATOL)
 
 
 def test_dropout_matches_torch_given_its_mask():
@@ -71,7 +72,7 @@ def test_dropout_matches_torch_given_its_mask():
     out = drop(x)
     keep = out != 0
     assert 0.85 < keep.float().mean() < 0.95
-    torch.testing.assert_close(E.dropout_with_mask(x, keep, 0.1), out, rtol=1e-6, atol=1e-6)
+    assert_equivalent(E.dropout_with_mask(x, keep, 0.1), out, rtol=1e-6, atol=1e-6)
     drop.eval()
     assert torch.equal(drop(x), x) and torch.equal(E.dropout(x, 0.1, training=False), x)
 
@@ -98,7 +99,7 @@ def test_position_similarity(model):
     torch.testing.assert_close(sim.diagonal(), torch.ones(196, device=sim.device), rtol=0, atol=1e-5)
     torch.testing.assert_close(sim, sim.T, rtol=0, atol=1e-6)
     expected = torch.nn.functional.cosine_similarity(pos[0, 1:, None, :], pos[0, None, 1:, :], dim=-1)
-    torch.testing.assert_close(sim, expected, rtol=1e-5, atol=1e-5)
+    assert_equivalent(sim, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_figures(model):

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
 from vit_tutorial.encoder import encoder, encoder_layer, final_norm
@@ -22,10 +23,10 @@ def _check_all_layers(model, pixels, rtol, atol):
         ours, attentions = encoder(out.hidden_states[0], model)  # start from HF's embeddings
         assert len(ours) == n + 1 and len(attentions) == n
         for i, (mine, theirs) in enumerate(zip(ours, out.hidden_states)):
-            torch.testing.assert_close(mine, theirs, rtol=rtol, atol=atol, msg=lambda m: f"hidden state {i}: {m}")
+            assert_equivalent(mine, theirs, rtol=rtol, atol=atol, what=f"hidden state {i}")
         for i, (mine, theirs) in enumerate(zip(attentions, out.attentions)):
-            torch.testing.assert_close(mine, theirs, rtol=rtol, atol=atol, msg=lambda m: f"attention {i}: {m}")
-        torch.testing.assert_close(final_norm(ours[-1], model), out.last_hidden_state, rtol=rtol, atol=atol)
+            assert_equivalent(mine, theirs, rtol=rtol, atol=atol, what=f"attention {i}")
+        assert_equivalent(final_norm(ours[-1], model), out.last_hidden_state, rtol=rtol, atol=atol)
 
 
 def test_one_layer_equals_hf(any_model, cat_pixels):
@@ -35,7 +36,7 @@ def test_one_layer_equals_hf(any_model, cat_pixels):
             mine, weights = encoder_layer(x, layer_parts(any_model, i))
             theirs = layer_output(encoder_layers(any_model)[i](x))
             # float32 through LN, attention and a 3072-wide MLP, in another summation order
-            torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-4)
+            assert_equivalent(mine, theirs, rtol=1e-4, atol=1e-4)
             assert weights.shape == (1, any_model.config.num_attention_heads, 197, 197)
 
 

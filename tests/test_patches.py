@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial import patches as P
 from vit_tutorial.bridge import vit_model
@@ -29,7 +30,7 @@ def test_patch_embed_equals_hf(any_model, batch_pixels):
     with torch.no_grad():
         theirs = hf(batch_pixels)
         assert theirs.shape == (4, 196, 768)
-        torch.testing.assert_close(P.patch_embed(batch_pixels, conv.weight, conv.bias), theirs, rtol=RTOL, atol=ATOL)
+        assert_equivalent(P.patch_embed(batch_pixels, conv.weight, conv.bias), theirs, rtol=RTOL, atol=ATOL)
         torch.testing.assert_close(P.conv_to_sequence(conv(batch_pixels)), theirs, rtol=0, atol=0)
 
 
@@ -37,7 +38,7 @@ def test_loop_equals_hf(any_model, cat_pixels):
     hf = _hf(any_model)
     conv = hf.projection
     with torch.no_grad():
-        torch.testing.assert_close(P.patch_embed_loop(cat_pixels, conv.weight, conv.bias), hf(cat_pixels), rtol=RTOL, atol=ATOL)
+        assert_equivalent(P.patch_embed_loop(cat_pixels, conv.weight, conv.bias), hf(cat_pixels), rtol=RTOL, atol=ATOL)
 
 
 def test_one_patch_one_filter_is_the_conv_output(model, cat_pixels):
@@ -47,9 +48,9 @@ def test_one_patch_one_filter_is_the_conv_output(model, cat_pixels):
         patch = P.patch_at(cat_pixels, 16, 15)  # row 1, column 1
         assert patch.shape == (3, 16, 16)
         vec = P.embed_one_patch(patch, conv.weight, conv.bias)
-    torch.testing.assert_close(vec, out[0, :, 1, 1], rtol=RTOL, atol=ATOL)
+    assert_equivalent(vec, out[0, :, 1, 1], rtol=RTOL, atol=ATOL)
     # the first filter alone, element by element
-    torch.testing.assert_close((patch * conv.weight[0]).sum() + conv.bias[0], out[0, 0, 1, 1], rtol=RTOL, atol=ATOL)
+    assert_equivalent((patch * conv.weight[0]).sum() + conv.bias[0], out[0, 0, 1, 1], rtol=RTOL, atol=ATOL)
 
 
 def test_small_config(small_model, dev):
@@ -59,8 +60,8 @@ def test_small_config(small_model, dev):
     with torch.no_grad():
         theirs = hf(x)
         assert theirs.shape == (3, 4 * 5, 64)
-        torch.testing.assert_close(P.patch_embed(x, conv.weight, conv.bias), theirs, rtol=RTOL, atol=ATOL)
-        torch.testing.assert_close(P.patch_embed_loop(x, conv.weight, conv.bias), theirs, rtol=RTOL, atol=ATOL)
+        assert_equivalent(P.patch_embed(x, conv.weight, conv.bias), theirs, rtol=RTOL, atol=ATOL)
+        assert_equivalent(P.patch_embed_loop(x, conv.weight, conv.bias), theirs, rtol=RTOL, atol=ATOL)
     assert P.patch_grid(x, 8) == (4, 5)
 
 
@@ -160,7 +161,7 @@ def test_filter_components_are_the_svd_directions():
     tiles, explained = P.filter_components(weight, k=5)
     flat = weight.reshape(40, 48) - weight.reshape(40, 48).mean(0)
     _, s, vh = torch.linalg.svd(flat.double(), full_matrices=False)
-    torch.testing.assert_close(explained, (s.square() / s.square().sum())[:5].float(), rtol=1e-4, atol=1e-6)
+    assert_equivalent(explained, (s.square() / s.square().sum())[:5].float(), rtol=1e-4, atol=1e-6)
     for i in range(5):  # the same direction up to sign: rescaling to [0, 1] maps v and -v to 1 - each other
         v = vh[i].float().reshape(3, 4, 4).permute(1, 2, 0)
         ref = (v - v.min()) / (v.max() - v.min())

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.attention import self_attention
 from vit_tutorial.bridge import call_attention, encoder_layers, layer_parts, vit_model
@@ -26,7 +27,7 @@ def test_first_residual_equals_hf(any_model, cat_pixels):
         attn = lambda h: self_attention(h, parts)[0]  # noqa: E731
         ours = pre_norm_residual(x, parts.layernorm_before, attn)
         theirs = x + call_attention(any_model, 0, parts.layernorm_before(x))[0]
-        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)  # float32 attention, summed in another order
+        assert_equivalent(ours, theirs, rtol=1e-5, atol=1e-5)  # float32 attention, summed in another order
 
 
 def test_pre_and_post_norm_on_a_toy():
@@ -55,7 +56,7 @@ def test_layer_without_residuals_equals_hf_pieces(dev):
         from vit_tutorial.bridge import call_mlp
 
         theirs = call_mlp(model, 1, layer.layernorm_after(h), torch.zeros_like(h))
-        torch.testing.assert_close(layer_without_residuals(x, layer_parts(model, 1)), theirs, rtol=1e-5, atol=1e-6)
+        assert_equivalent(layer_without_residuals(x, layer_parts(model, 1)), theirs, rtol=1e-5, atol=1e-6)
         states = hidden_states(x, model, residual=False)
         assert len(states) == 5 and not torch.allclose(states[-1], hidden_states(x, model)[-1], atol=1e-3)
 

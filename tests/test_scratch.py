@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.scratch import vit_forward, vit_trace
 
@@ -26,7 +27,7 @@ def test_batch_of_four_samples_equals_hf_logits(any_model, batch_pixels):
     theirs = _hf(any_model, batch_pixels).logits
     ours = vit_forward(batch_pixels, any_model)
     assert ours.shape == (4, 1000)
-    torch.testing.assert_close(ours, theirs, **TOL)
+    assert_equivalent(ours, theirs, **TOL)
 
 
 def test_trace_equals_hf_hidden_states_and_attentions(model, cat_pixels):
@@ -34,9 +35,9 @@ def test_trace_equals_hf_hidden_states_and_attentions(model, cat_pixels):
     trace = vit_trace(cat_pixels, model)
     assert len(trace.hidden_states) == 13 and len(trace.attentions) == 12
     for ours, theirs in zip(trace.hidden_states, out.hidden_states):
-        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+        assert_equivalent(ours, theirs, rtol=1e-4, atol=1e-4)
     for ours, theirs in zip(trace.attentions, out.attentions):
-        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+        assert_equivalent(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 def test_uses_no_hf_forward(model, cat_pixels):
@@ -65,7 +66,7 @@ def test_other_configs(overrides, size, dev):
     model = _small(**overrides).to(dev)
     pixels = torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(5)).to(dev)
     theirs = _hf(model, pixels).logits
-    torch.testing.assert_close(vit_forward(pixels, model), theirs, **TOL)
+    assert_equivalent(vit_forward(pixels, model), theirs, **TOL)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -75,7 +76,7 @@ def test_on_cuda(batch_pixels):
     theirs = _hf(model, pixels).logits  # default CUDA settings, as a learner has them (H100: max diff 3.4e-6)
     ours = vit_forward(pixels, model)
     assert ours.device.type == "cuda"
-    torch.testing.assert_close(ours, theirs, **TOL)
+    assert_equivalent(ours, theirs, **TOL)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_sdpa_variant_equals_hf_logits(model, batch_pixels):
     theirs = _hf(model, batch_pixels).logits
     ours = vit_forward(batch_pixels, model, attention="sdpa")
     # the fused kernel sums in another order than the eager path: same tolerance as the eager path
-    torch.testing.assert_close(ours, theirs, **TOL)
+    assert_equivalent(ours, theirs, **TOL)
 
 
 def test_forward_is_the_trace_without_the_intermediates(model, batch_pixels):
@@ -118,7 +119,7 @@ def test_sdpa_encoder_layer_returns_no_weights(model, cat_pixels):
         eager, weights = encoder_layer(x, layer_parts(model, 0))
         fused, none = encoder_layer(x, layer_parts(model, 0), attention="sdpa")
     assert weights.shape == (1, 12, 197, 197) and none is None
-    torch.testing.assert_close(fused, eager, rtol=1e-5, atol=1e-5)
+    assert_equivalent(fused, eager, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("attention", ["flash", "SDPA", None])

@@ -1,0 +1,137 @@
+"""The shared equality rule (vit_tutorial.tolerance) and the trained-like weight source.
+
+The rule must pass correct float32 code on trained-like activations, and still fail every
+realistic mistake: a forgotten bias, LayerNorm gamma or beta, or the attention scale.
+"""
+import copy
+from dataclasses import replace
+
+import pytest
+import torch
+
+from vit_tutorial import scratch
+from vit_tutorial.attention import self_attention
+from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
+from vit_tutorial.encoder import encoder_layer
+from vit_tutorial.tolerance import (ATTENTION_WEIGHTS, allowed_error, assert_equivalent, equivalence_margin,
+                                    token_scale)
+from vit_tutorial.trained_like import TARGETS, activation_stats
+
+
+def test_rule_by_value():
+    expected = torch.tensor([[3.0, 4.0, 0.0, 0.0], [0.1, 0.0, 0.0, 0.0]])  # RMS 2.5 and 0.05 -> scale 2.5 and 1
+    torch.testing.assert_close(token_scale(expected), torch.tensor([[2.5], [1.0]]))
+    torch.testing.assert_close(allowed_error(expected, rtol=0.1, atol=0.01),
+                               torch.tensor([[0.325, 0.425, 0.025, 0.025], [0.02, 0.01, 0.01, 0.01]]))
+    assert_equivalent(expected + torch.tensor([[0.02, 0, 0, 0], [0, 0, 0, 0]]), expected, rtol=0, atol=0.01)
+    with pytest.raises(AssertionError, match="largest difference / allowed = 2"):
+        assert_equivalent(expected + torch.tensor([[0, 0, 0, 0], [0.02, 0, 0, 0]]), expected, rtol=0, atol=0.01,
+                          what="row 2")
+    assert equivalence_margin(expected, expected) == 0.0
+    assert equivalence_margin(expected * float("nan"), expected) == float("inf")
+
+
+def test_shape_mismatch_and_non_tensors_are_clear():
+    with pytest.raises(AssertionError, match=r"logits: shapes differ: \(2, 3\) vs \(3, 2\)"):
+        assert_equivalent(torch.zeros(2, 3), torch.zeros(3, 2), what="logits")
+    with pytest.raises(TypeError, match="compare two tensors"):
+        assert_equivalent([1.0], torch.zeros(1))
+
+
+def test_trained_like_statistics(trained_like, model, cat_pixels):
+    """The trained-like source has what makes trained weights hard for float32; random weights have none of it."""
+    ours = activation_stats(trained_like, cat_pixels)
+    base = activation_stats(model, cat_pixels)
+    lo, hi = TARGETS["outlier_range"]
+    assert ours["outlier_channels"] == TARGETS["outlier_channels"] and base["outlier_channels"] == 0
+    assert lo <= ours["max_abs_hidden"] <= 2 * hi and base["max_abs_hidden"] < 10
+    norms = ours["max_token_norm"]
+    middle = len(norms) // 2
+    assert norms[-1] > 400 and norms[-1] > 1.5 * norms[middle - 1]  # high-norm tokens appear mid-network
+    assert ours["gamma_min"] < 0.35 and ours["gamma_max"] > 2.5
+    assert ours["attention_max_mean"] > 0.15 > 5 * base["attention_max_mean"]  # peaked rows
+    assert 6 < ours["logit_max_abs"] < 20 and base["logit_max_abs"] < 3
+    with torch.no_grad():
+        hidden = vit_model(trained_like)(cat_pixels, output_hidden_states=True).hidden_states[-1][0]
+    big = (hidden.norm(dim=-1) > 400).sum().item()
+    assert 1 <= big <= TARGETS["high_norm_tokens"]  # a few tokens, not all of them
+
+
+def test_trained_like_model_is_seeded(trained_like):
+    from vit_tutorial.trained_like import trained_like_model
+
+    again = trained_like_model(seed=0)
+    for (name, a), b in zip(trained_like.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a.cpu(), b), name
+
+
+def _broken(parts, what):
+    """A copy of one layer's parts with one realistic mistake baked in."""
+    def clone(module, **changes):
+        new = copy.deepcopy(module)
+        with torch.no_grad():
+            for name, fn in changes.items():
+                getattr(new, name).copy_(fn(getattr(new, name)))
+        return new
+
+    if what == "forgot the query bias":
+        return replace(parts, query=clone(parts.query, bias=torch.zeros_like))
+    if what == "forgot the 1/sqrt(d) scale":
+        s = parts.head_dim ** 0.5
+        return replace(parts, query=clone(parts.query, weight=lambda w: w * s, bias=lambda b: b * s))
+    if what == "forgot LayerNorm gamma":
+        return replace(parts, layernorm_before=clone(parts.layernorm_before, weight=torch.ones_like))
+    if what == "forgot LayerNorm beta":
+        return replace(parts, layernorm_after=clone(parts.layernorm_after, bias=torch.zeros_like))
+    if what == "forgot the MLP output bias":
+        return replace(parts, mlp_out=clone(parts.mlp_out, bias=torch.zeros_like))
+    if what == "forgot the attention output bias":
+        return replace(parts, attention_output=clone(parts.attention_output, bias=torch.zeros_like))
+    raise ValueError(what)
+
+
+# A forgotten query bias shifts the attention logits only by b_q . k_j: it shows in the weights
+# (checked below, as chapter 4 does), but can hide in the layer's output. (A forgotten *key* bias
+# adds the same q . b_k to a whole row, which softmax removes: it changes nothing at all.)
+MISTAKES = ["forgot the 1/sqrt(d) scale", "forgot LayerNorm gamma", "forgot LayerNorm beta",
+            "forgot the MLP output bias", "forgot the attention output bias"]
+
+
+@pytest.mark.parametrize("weights", ["random", "trained-like"])
+def test_correct_layers_pass_and_every_mistake_fails(weights, request, cat_pixels):
+    model = request.getfixturevalue("model" if weights == "random" else "trained_like")
+    with torch.no_grad():
+        hidden = vit_model(model)(cat_pixels, output_hidden_states=True).hidden_states
+        for i in (0, 6, 11):
+            x, parts = hidden[i], layer_parts(model, i)
+            theirs = layer_output(encoder_layers(model)[i](x))
+            ours, _ = encoder_layer(x, parts)
+            assert_equivalent(ours, theirs, what=f"layer {i}")  # the book's rule, defaults rtol=atol=1e-4
+            for mistake in MISTAKES:
+                wrong, _ = encoder_layer(x, _broken(parts, mistake))
+                margin = equivalence_margin(wrong, theirs)
+                assert margin > 10, f"layer {i}: '{mistake}' is only {margin:.3g}x the tolerance ({weights})"
+            # attention weights: the query bias and the scale change them
+            _, w = self_attention(parts.layernorm_before(x), parts)
+            their_w = self_attention(parts.layernorm_before(x), parts)[1]
+            assert_equivalent(w, their_w, **ATTENTION_WEIGHTS)
+            for mistake in ("forgot the query bias", "forgot the 1/sqrt(d) scale"):
+                _, wrong_w = self_attention(parts.layernorm_before(x), _broken(parts, mistake))
+                margin = equivalence_margin(wrong_w, w, **ATTENTION_WEIGHTS)
+                assert margin > 3, f"layer {i} weights: '{mistake}' is only {margin:.3g}x the tolerance ({weights})"
+
+
+@pytest.mark.parametrize("weights", ["random", "trained-like"])
+def test_whole_model_logits_pass_and_a_forgotten_final_beta_fails(weights, request, batch_pixels):
+    model = request.getfixturevalue("model" if weights == "random" else "trained_like")
+    with torch.no_grad():
+        theirs = model(batch_pixels[:2]).logits
+        assert_equivalent(scratch.vit_forward(batch_pixels[:2], model), theirs)
+        norm = vit_model(model).layernorm
+        saved = norm.bias.clone()
+        try:
+            norm.bias.zero_()
+            wrong = scratch.vit_forward(batch_pixels[:2], model)
+        finally:
+            norm.bias.copy_(saved)
+    assert equivalence_margin(wrong, theirs) > 10
