@@ -64,14 +64,6 @@ def test_palette_with_transparency():
     assert tuple(a[0, 0]) == (255, 255, 255) and tuple(a[0, 1]) == (0, 255, 0)
 
 
-def test_16_bit_grayscale_is_scaled():
-    arr = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
-    img = Image.fromarray(arr)
-    assert img.mode.startswith("I")
-    a = _rgb(vt.load_image(img))
-    assert a[0, 0, 0] == 0 and a[0, 1, 0] == 255 and a[1, 0, 0] in (127, 128)
-
-
 def test_cmyk():
     img = Image.new("CMYK", (2, 2), (0, 255, 255, 0))  # pure red in CMYK
     a = _rgb(vt.load_image(img))
@@ -99,18 +91,27 @@ def test_exif_rotation_is_applied(tmp_path):
 @pytest.mark.parametrize(
     "array, shape",
     [
-        (np.zeros((4, 6), np.uint8), (4, 6, 3)),
-        (np.zeros((4, 6, 1), np.uint8), (4, 6, 3)),
-        (np.zeros((4, 6, 3), np.uint8), (4, 6, 3)),
-        (np.zeros((4, 6, 4), np.uint8), (4, 6, 3)),
-        (np.ones((4, 6, 3), np.float32), (4, 6, 3)),
-        (np.zeros((4, 6), bool), (4, 6, 3)),
+        (np.zeros((5, 6), np.uint8), (5, 6, 3)),
+        (np.zeros((5, 6, 1), np.uint8), (5, 6, 3)),
+        (np.zeros((5, 6, 3), np.uint8), (5, 6, 3)),
+        (np.zeros((5, 6, 4), np.uint8), (5, 6, 3)),
+        (np.zeros((3, 5, 6), np.uint8), (5, 6, 3)),  # channels first, unambiguous
+        (np.zeros((1, 5, 6, 3), np.uint8), (5, 6, 3)),  # a batch of one
+        (np.ones((5, 6, 3), np.float32), (5, 6, 3)),
+        (np.ones((5, 6, 3), np.float16), (5, 6, 3)),
+        (np.zeros((5, 6), bool), (5, 6, 3)),
+        (np.zeros((5, 6), np.uint16), (5, 6, 3)),
+        (np.zeros((5, 6, 3), ">u2"), (5, 6, 3)),  # big-endian 16-bit
+        (np.zeros((6, 5, 3), np.uint8).transpose(1, 0, 2), (5, 6, 3)),  # not contiguous
     ],
 )
 def test_arrays(array, shape):
     before = array.copy()
-    assert _rgb(vt.load_image(array)).shape == shape
+    img = vt.load_image(array)
+    assert _rgb(img).shape == shape
     np.testing.assert_array_equal(array, before)  # input not modified
+    img.putpixel((0, 0), (1, 2, 3))
+    np.testing.assert_array_equal(array, before)  # and the image does not share its memory
 
 
 def test_tensor_channels_first_and_last():
@@ -121,21 +122,179 @@ def test_tensor_channels_first_and_last():
     np.testing.assert_array_equal(a, b)
 
 
+def test_channels_first_tensor_with_small_width_is_read_channels_first():
+    # (3, H, W) with W = 5: only the channels-first reading fits
+    chw = torch.zeros(3, 8, 5)
+    chw[0] = 1.0  # red
+    a = _rgb(vt.load_image(chw))
+    assert a.shape == (8, 5, 3) and (a == [255, 0, 0]).all()
+    np.testing.assert_array_equal(_rgb(vt.load_image(chw.numpy())), a)  # arrays the same way
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 3), (3, 8, 4), (4, 6, 3), (1, 6, 1), (3, 3, 3)])
+@pytest.mark.parametrize("kind", ["tensor", "array"])
+def test_ambiguous_layout_is_refused_with_the_fix(shape, kind):
+    x = torch.rand(shape) if kind == "tensor" else np.random.default_rng(0).random(shape)
+    with pytest.raises(ImageLoadError, match=r"could be \(C, H, W\) or \(H, W, C\).*channels='first'"):
+        vt.load_image(x)
+
+
+def test_channels_argument_settles_the_layout():
+    x = torch.rand(3, 8, 4)  # 3 channels of 8x4, or 3x8 with 4 channels
+    first = vt.load_image(x, channels="first")
+    last = vt.load_image(x, channels="last")
+    assert first.size == (4, 8) and last.size == (8, 3)
+    np.testing.assert_array_equal(_rgb(first), _rgb(vt.load_image(x.permute(1, 2, 0).contiguous(), channels="last")))
+    with pytest.raises(ImageLoadError, match="channels='first' needs 1, 3 or 4"):
+        vt.load_image(torch.rand(5, 8, 3), channels="first")
+    with pytest.raises(ImageLoadError, match="channels must be"):
+        vt.load_image(x, channels="CHW")
+
+
+def test_batch_of_several_is_refused():
+    with pytest.raises(ImageLoadError, match=r"batch of 2 images.*x\[0\]"):
+        vt.load_image(torch.rand(2, 3, 8, 10))
+
+
+# --------------------------------------------------------------------------- bit depth: from dtype and mode
+
+
+def test_dark_16_bit_array_stays_dark():
+    levels = np.array([[0, 1, 2, 10], [50, 100, 200, 255]])
+    a16 = (levels * 257).astype(np.uint16)  # 16-bit values of those 8-bit levels; max 65535
+    np.testing.assert_array_equal(_rgb(vt.load_image(a16))[..., 0], levels)
+    dark = np.array([[0, 100], [200, 257]], np.uint16)  # max 257: still 16-bit, so at most 1 of 255
+    assert _rgb(vt.load_image(dark)).max() <= 1
+    tiny = np.full((5, 6), 200, np.uint16)  # 200/65535 of full scale, not 200/255
+    assert _rgb(vt.load_image(tiny)).max() == 1
+    assert _rgb(vt.load_image(torch.from_numpy(tiny.astype(np.int32)).to(torch.uint16))).max() == 1
+
+
+def test_8_bit_array_is_not_rescaled():
+    a = np.full((5, 6), 3, np.uint8)
+    assert (_rgb(vt.load_image(a)) == 3).all()
+
+
+def test_16_bit_grayscale_is_scaled():
+    arr = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
+    img = Image.fromarray(arr)
+    assert img.mode.startswith("I")
+    a = _rgb(vt.load_image(img))
+    assert a[0, 0, 0] == 0 and a[0, 1, 0] == 255 and a[1, 0, 0] in (127, 128) and a[1, 1, 0] == 4
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_dark_16_bit_pil_modes(mode):
+    levels = np.arange(0, 60, dtype=np.uint16).reshape(6, 10)  # a dark picture, 8-bit levels 0..59
+    img = Image.fromarray(levels * 257)
+    if mode == "I":
+        img = img.convert("I")
+    assert img.mode == mode
+    np.testing.assert_array_equal(_rgb(vt.load_image(img))[..., 1], levels)
+
+
+def test_dark_16_bit_png_keeps_its_brightness(tmp_path):
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 40, size=(12, 16))  # 8-bit levels, all dark
+    values = (levels * 257 + rng.integers(-100, 100, size=levels.shape)).clip(0, 65535).astype(np.uint16)
+    path = tmp_path / "dark16.png"
+    Image.fromarray(values).save(path)
+    with Image.open(path) as check:
+        assert check.mode in ("I;16", "I")  # depends on the Pillow version; Pillow 13 says I;16
+    got = _rgb(vt.load_image(path))[..., 0].astype(int)
+    assert np.abs(got - levels).max() <= 1
+    assert got.max() < 45  # not 257x too bright
+
+
+def test_mode_i_out_of_16_bit_range_is_refused():
+    img = Image.fromarray(np.array([[0, 70000]], np.int32))
+    assert img.mode == "I"
+    with pytest.raises(ImageLoadError, match="read as 16-bit"):
+        vt.load_image(img)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64])
+def test_other_integer_dtypes_are_refused(dtype):
+    with pytest.raises(ImageLoadError, match=r"must be uint8 \(0-255\) or uint16.*astype\(np.uint8\)"):
+        vt.load_image(np.full((5, 6), 3, dtype))
+
+
+def test_int64_tensor_is_refused_with_the_torch_fix():
+    with pytest.raises(ImageLoadError, match=r"to\(torch.uint8\)"):
+        vt.load_image(torch.randint(0, 256, (3, 8, 10)))
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
         (np.zeros((0, 5, 3), np.uint8), "empty"),
-        (np.zeros((4, 4, 2), np.uint8), "shape"),
+        (np.zeros((5, 6, 2), np.uint8), "shape"),
         (np.zeros((2, 2, 2, 2, 2), np.uint8), "shape"),
-        (np.full((4, 4), 2.0, np.float32), r"float images must lie in \[0, 1\]"),
-        (np.full((4, 4), np.nan, np.float32), "NaN"),
-        (np.full((4, 4), -1, np.int32), "negative"),
-        (np.zeros((4, 4), np.complex64), "dtype"),
+        (np.zeros(7, np.uint8), "shape"),
+        (np.full((5, 6), 2.0, np.float32), r"float images must lie in \[0, 1\]"),
+        (np.full((5, 6), np.nan, np.float32), "NaN"),
+        (np.full((5, 6), -1, np.int32), "dtype int32"),
+        (np.zeros((5, 6), np.complex64), "dtype"),
+        (np.zeros((5, 6), object), "dtype"),
     ],
 )
 def test_bad_arrays(bad, message):
     with pytest.raises(ImageLoadError, match=message):
         vt.load_image(bad)
+
+
+# --------------------------------------------------------------------------- tensors of every kind
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_low_and_high_precision_float_tensors(dtype):
+    x = torch.rand(3, 8, 10)
+    want = _rgb(vt.load_image(x))
+    got = _rgb(vt.load_image(x.to(dtype))).astype(int)
+    assert np.abs(got - want).max() <= 1
+
+
+def test_tensor_requiring_grad_is_read_and_left_alone():
+    x = torch.rand(3, 8, 10, requires_grad=True)
+    before = x.detach().clone()
+    assert _rgb(vt.load_image(x)).shape == (8, 10, 3)
+    assert x.requires_grad and x.grad is None
+    torch.testing.assert_close(x.detach(), before, rtol=0, atol=0)
+
+
+def test_uint8_tensor_is_not_modified():
+    x = torch.randint(0, 256, (3, 8, 10), dtype=torch.uint8)
+    before = x.clone()
+    img = vt.load_image(x)
+    img.putpixel((0, 0), (1, 2, 3))
+    assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: torch.rand(3, 8, 10, device="meta"), "meta device"),
+        (lambda: torch.rand(3, 8, 10, dtype=torch.complex64), "complex"),
+        (lambda: torch.rand(8, 10).to_sparse(), r"sparse.*to_dense\(\)"),
+        (lambda: torch.quantize_per_tensor(torch.rand(8, 10), 0.1, 0, torch.quint8), r"quantized.*dequantize\(\)"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
+def test_bad_tensors(make, message):
+    with pytest.raises(ImageLoadError, match=message):
+        vt.load_image(make())
+
+
+def test_image_load_error_is_a_value_error():
+    assert issubclass(ImageLoadError, ValueError)
+
+
+def test_decompression_bomb_is_an_image_load_error(monkeypatch):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "PNG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 4096 pixels > 2 x 100: PIL refuses
+    with pytest.raises(ImageLoadError, match="too many pixels.*MAX_IMAGE_PIXELS"):
+        vt.load_image(buf.getvalue())
 
 
 def test_missing_file(tmp_path):
