@@ -1,7 +1,14 @@
 """load_image: every kind of input and every kind of bad input; preprocessing by hand."""
+import base64
+import contextlib
 import http.server
 import io
+import os
+import socket
+import sys
+import tempfile
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +16,7 @@ import torch
 from PIL import Image
 
 import vit_tutorial as vt
+from vit_tutorial import images
 from vit_tutorial.images import ImageLoadError, SAMPLES, preprocess_steps, to_display
 
 
@@ -26,7 +34,7 @@ def test_samples_load_offline_with_credits(name):
 
 
 def test_unknown_sample_name_lists_samples():
-    with pytest.raises(ImageLoadError, match="no such file"):
+    with pytest.raises(ImageLoadError, match="no such file.*the bundled samples are: cat"):
         vt.load_image("kitten")
     with pytest.raises(ImageLoadError, match="cat, coffee, astronaut, rocket"):
         vt.sample_path("kitten")
@@ -307,6 +315,108 @@ def test_folder_is_not_an_image(tmp_path):
         vt.load_image(tmp_path)
 
 
+def _finishes_within(seconds, fn, *args):
+    """Run fn(*args) in a thread; fail (instead of hanging the suite) if it takes too long."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as err:  # noqa: BLE001 - handed back to the test
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    start = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return outcome, time.monotonic() - start
+
+
+def _raises_load_error(outcome, message):
+    err = outcome.get("error")
+    assert isinstance(err, ImageLoadError), f"expected ImageLoadError, got {outcome!r}"
+    import re
+
+    assert re.search(message, str(err)), str(err)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_dev_zero_is_refused_before_reading():
+    outcome, seconds = _finishes_within(5, vt.load_image, "/dev/zero")
+    _raises_load_error(outcome, r"/dev/zero is a character device, not a regular file")
+    assert seconds < 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    try:
+        outcome, seconds = _finishes_within(5, vt.load_image, fifo)
+    finally:  # if load_image did block in open(), a writer releases it
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    _raises_load_error(outcome, r"pipe.png is a named pipe \(FIFO\), not a regular file")
+    assert seconds < 1
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets here")
+def test_socket_file_is_refused():
+    with tempfile.TemporaryDirectory(dir="/tmp" if os.path.isdir("/tmp") else None) as folder:
+        path = os.path.join(folder, "s.png")  # short: socket paths are limited to ~100 characters
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(path)
+            with pytest.raises(ImageLoadError, match="is a socket, not a regular file"):
+                vt.load_image(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_link_to_a_device_is_refused_but_link_to_a_file_works(tmp_path):
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    with pytest.raises(ImageLoadError, match="character device"):
+        vt.load_image(tmp_path / "zero.png")
+    Image.new("RGB", (5, 6), (0, 255, 0)).save(tmp_path / "green.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "green.png")
+    assert tuple(_rgb(vt.load_image(tmp_path / "link.png"))[0, 0]) == (0, 255, 0)
+
+
+def test_large_file_is_refused_from_its_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_DOWNLOAD_BYTES", 1000)
+    path = tmp_path / "big.png"
+    path.write_bytes(b"x" * 2000)
+    with pytest.raises(ImageLoadError, match=r"big.png is 1.95 KiB, more than the 1000 bytes allowed.*MAX_DOWNLOAD_BYTES"):
+        vt.load_image(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="no /proc here")
+def test_file_reads_stop_at_the_cap_even_when_its_size_says_0(monkeypatch):
+    # /proc files are regular and report size 0, but hold more: only the capped read catches them
+    assert os.stat("/proc/self/maps").st_size == 0
+    monkeypatch.setattr(images, "MAX_DOWNLOAD_BYTES", 200)
+    with pytest.raises(ImageLoadError, match="more than 200 bytes"):
+        vt.load_image("/proc/self/maps")
+
+
+def test_odd_paths(tmp_path):
+    with pytest.raises(ImageLoadError, match="the path is empty"):
+        vt.load_image("")
+    with pytest.raises(ImageLoadError, match="can't read"):
+        vt.load_image("bad\0name.png")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ImageLoadError, match="a part of the path is a file"):
+        vt.load_image(tmp_path / "file.txt" / "x.png")
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root may read anything")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.png"
+    Image.new("RGB", (5, 6)).save(path)
+    path.chmod(0)
+    with pytest.raises(ImageLoadError, match="permission denied"):
+        vt.load_image(path)
+
+
 def test_not_an_image(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("hello, I am text")
@@ -348,6 +458,12 @@ def image_server():
                 self.send_header("Content-Type", "image/png")
                 self.end_headers()
                 self.wfile.write(png)
+            elif self.path == "/broken.png":
+                self.send_error(500)
+            elif self.path == "/moved.png":
+                self.send_response(302)
+                self.send_header("Location", "/blue.png")
+                self.end_headers()
             else:
                 self.send_error(404)
 
@@ -379,6 +495,164 @@ def test_unreachable_url_fails_quickly():
         port = s.getsockname()[1]
     with pytest.raises(ImageLoadError, match="could not download"):
         vt.load_image(f"http://127.0.0.1:{port}/cat.png", timeout=2)
+
+
+def test_url_server_error(image_server):
+    with pytest.raises(ImageLoadError, match="answered 500"):
+        vt.load_image(image_server + "/broken.png")
+
+
+def test_url_redirect(image_server):
+    assert tuple(_rgb(vt.load_image(image_server + "/moved.png"))[0, 0]) == (0, 0, 255)
+
+
+@pytest.mark.parametrize("scheme", ["HTTP", "Http", "hTTp"])
+def test_url_scheme_is_case_insensitive(image_server, scheme):
+    url = scheme + image_server[len("http"):] + "/blue.png"
+    assert tuple(_rgb(vt.load_image(url))[0, 0]) == (0, 0, 255)
+
+
+def test_https_in_any_case_is_a_url_not_a_path():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for url in (f"HTTPS://127.0.0.1:{port}/x.png", f"Https://127.0.0.1:{port}/x.png"):
+        with pytest.raises(ImageLoadError, match="could not download"):
+            vt.load_image(url, timeout=2)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/cat.png", "FTP://example.com/cat.png", "s3://bucket/cat.png"])
+def test_other_schemes_are_refused_clearly(url):
+    with pytest.raises(ImageLoadError, match=r"only http:// and https:// URLs are downloaded.*pass the file's path"):
+        vt.load_image(url)
+
+
+def test_file_url(tmp_path):
+    path = tmp_path / "a b.png"
+    Image.new("RGB", (5, 6), (0, 255, 0)).save(path)
+    assert tuple(_rgb(vt.load_image(path.as_uri()))[0, 0]) == (0, 255, 0)
+    assert tuple(_rgb(vt.load_image(path.as_uri().replace("file://", "FILE://")))[0, 0]) == (0, 255, 0)
+    with pytest.raises(ImageLoadError, match="must name a local file"):
+        vt.load_image("file://example.com/x.png")
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ImageLoadError, match="character device"):
+            vt.load_image("file:///dev/zero")
+
+
+def test_data_url():
+    buf = io.BytesIO()
+    Image.new("RGB", (5, 6), (9, 8, 7)).save(buf, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    assert tuple(_rgb(vt.load_image(url))[0, 0]) == (9, 8, 7)
+    assert tuple(_rgb(vt.load_image("DATA:image/png;BASE64," + url.split(",")[1]))[0, 0]) == (9, 8, 7)
+    with pytest.raises(ImageLoadError, match="base64 payload is broken"):
+        vt.load_image("data:image/png;base64,@@@")
+    with pytest.raises(ImageLoadError, match="no ','"):
+        vt.load_image("data:image/png;base64")
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "soon", None])
+def test_bad_timeout(timeout):
+    with pytest.raises(ImageLoadError, match="timeout must be a positive number"):
+        vt.load_image("http://127.0.0.1:9/blue.png", timeout=timeout)
+
+
+@contextlib.contextmanager
+def _raw_server(talk, lifetime=8.0):
+    """A TCP server on 127.0.0.1 that runs talk(conn, stop) for each client; stops by itself."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    end = time.monotonic() + lifetime
+
+    def serve():
+        with listener:
+            while not stop.is_set() and time.monotonic() < end:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                threading.Thread(target=_talk, args=(talk, conn, stop, end), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+
+
+def _talk(talk, conn, stop, end):
+    with conn, contextlib.suppress(OSError):
+        conn.settimeout(1)
+        talk(conn, lambda seconds: stop.wait(seconds) or time.monotonic() > end)
+
+
+def _drip(data, gap=0.2):
+    def talk(conn, stopped):
+        for i in range(len(data)):
+            conn.sendall(data[i : i + 1])
+            if stopped(gap):
+                return
+    return talk
+
+
+def _silent(conn, stopped):
+    while not stopped(0.1):
+        pass
+
+
+HEADER_DRIP = _drip(b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n" + b"x" * 100)
+
+
+def _body_drip(conn, stopped):  # headers at once, then one byte every 0.2 s
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 10000\r\n\r\n")
+    while not stopped(0.2):
+        conn.sendall(b"x")
+
+
+@pytest.mark.parametrize("talk", [_body_drip, HEADER_DRIP, _silent], ids=["drip-body", "drip-headers", "silent"])
+def test_slow_or_silent_server_costs_at_most_the_timeout(talk):
+    with _raw_server(talk) as url:
+        start = time.monotonic()
+        with pytest.raises(ImageLoadError, match=r"could not download .* within 1 s.*larger timeout="):
+            vt.load_image(url + "/cat.png", timeout=1)
+        seconds = time.monotonic() - start
+    assert 0.9 <= seconds <= 1.5, seconds
+
+
+def test_not_http_is_an_image_load_error():
+    def garbage(conn, stopped):
+        conn.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+    with _raw_server(garbage) as url:
+        with pytest.raises(ImageLoadError, match="not valid HTTP|could not download"):
+            vt.load_image(url + "/cat.png", timeout=3)
+
+
+def test_closed_without_answer_is_an_image_load_error():
+    with _raw_server(lambda conn, stopped: None) as url:
+        with pytest.raises(ImageLoadError, match="could not download"):
+            vt.load_image(url + "/cat.png", timeout=3)
+
+
+def test_download_size_cap(monkeypatch):
+    monkeypatch.setattr(images, "MAX_DOWNLOAD_BYTES", 1000)
+
+    def announced(conn, stopped):  # says up front that it is too large
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n")
+        stopped(3)
+
+    def unannounced(conn, stopped):  # no length: only the capped read notices
+        conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 5000)
+
+    with _raw_server(announced) as url:
+        with pytest.raises(ImageLoadError, match=r"is 4.77 MiB, more than the 1000 bytes allowed"):
+            vt.load_image(url + "/big.png", timeout=3)
+    with _raw_server(unannounced) as url:
+        with pytest.raises(ImageLoadError, match=r"is more than 1000 bytes"):
+            vt.load_image(url + "/big.png", timeout=3)
 
 
 # --------------------------------------------------------------------------- preprocessing
