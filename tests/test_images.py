@@ -333,6 +333,25 @@ def _finishes_within(seconds, fn, *args):
     return outcome, time.monotonic() - start
 
 
+@contextlib.contextmanager
+def _memory_cap(extra=512 * 2**20):
+    """Let this process grow by at most ``extra`` bytes, so that a regression that reads an
+    endless device fails with MemoryError instead of taking the machine's memory."""
+    resource = pytest.importorskip("resource")
+    try:
+        with open("/proc/self/status") as status:
+            used = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:"))
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    except (OSError, StopIteration, ValueError, AttributeError):
+        pytest.skip("can't cap this process's memory here")
+    cap = used + extra if hard == resource.RLIM_INFINITY else min(used + extra, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
 def _raises_load_error(outcome, message):
     err = outcome.get("error")
     assert isinstance(err, ImageLoadError), f"expected ImageLoadError, got {outcome!r}"
@@ -343,7 +362,8 @@ def _raises_load_error(outcome, message):
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
 def test_dev_zero_is_refused_before_reading():
-    outcome, seconds = _finishes_within(5, vt.load_image, "/dev/zero")
+    with _memory_cap():
+        outcome, seconds = _finishes_within(5, vt.load_image, "/dev/zero")
     _raises_load_error(outcome, r"/dev/zero is a character device, not a regular file")
     assert seconds < 1
 
@@ -374,7 +394,7 @@ def test_socket_file_is_refused():
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
 def test_link_to_a_device_is_refused_but_link_to_a_file_works(tmp_path):
     (tmp_path / "zero.png").symlink_to("/dev/zero")
-    with pytest.raises(ImageLoadError, match="character device"):
+    with _memory_cap(), pytest.raises(ImageLoadError, match="character device"):
         vt.load_image(tmp_path / "zero.png")
     Image.new("RGB", (5, 6), (0, 255, 0)).save(tmp_path / "green.png")
     (tmp_path / "link.png").symlink_to(tmp_path / "green.png")
@@ -535,7 +555,7 @@ def test_file_url(tmp_path):
     with pytest.raises(ImageLoadError, match="must name a local file"):
         vt.load_image("file://example.com/x.png")
     if os.path.exists("/dev/zero"):
-        with pytest.raises(ImageLoadError, match="character device"):
+        with _memory_cap(), pytest.raises(ImageLoadError, match="character device"):
             vt.load_image("file:///dev/zero")
 
 
