@@ -171,13 +171,19 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         return super().do_open(_tracked(http_class, self._on_socket), req, **kwargs)
 
 
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, on_socket):
-        super().__init__()
-        self._on_socket = on_socket
+if hasattr(urllib.request, "HTTPSHandler"):  # absent when Python was built without ssl
 
-    def do_open(self, http_class, req, **kwargs):
-        return super().do_open(_tracked(http_class, self._on_socket), req, **kwargs)
+    class _HTTPSHandler(urllib.request.HTTPSHandler):
+        def __init__(self, on_socket):
+            super().__init__()
+            self._on_socket = on_socket
+
+        def do_open(self, http_class, req, **kwargs):
+            return super().do_open(_tracked(http_class, self._on_socket), req, **kwargs)
+
+    _HANDLERS = (_HTTPHandler, _HTTPSHandler)
+else:
+    _HANDLERS = (_HTTPHandler,)
 
 
 class _Download:
@@ -200,7 +206,11 @@ class _Download:
     def run(self) -> bytes:
         worker = threading.Thread(target=self._work, name="vit_tutorial-download", daemon=True)
         worker.start()
-        worker.join(self.timeout)
+        try:
+            worker.join(self.timeout)
+        except BaseException:  # e.g. KeyboardInterrupt: stop the download too
+            self._cancel()
+            raise
         if worker.is_alive():
             self._cancel()
             raise ImageLoadError(
@@ -254,7 +264,7 @@ class _Download:
             self.error = f"could not download {self.url} ({type(err).__name__}: {err})"
 
     def _fetch(self) -> bytes:
-        opener = urllib.request.build_opener(_HTTPHandler(self._on_socket), _HTTPSHandler(self._on_socket))
+        opener = urllib.request.build_opener(*(handler(self._on_socket) for handler in _HANDLERS))
         request = urllib.request.Request(self.url, headers={"User-Agent": "vit-tutorial"})
         with opener.open(request, timeout=self.timeout) as response:
             length = response.headers.get("Content-Length", "").strip()
