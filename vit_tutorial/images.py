@@ -13,6 +13,7 @@ import io
 import math
 import os
 import re
+import socket
 import stat
 import threading
 import time
@@ -105,7 +106,7 @@ def load_image(source="cat", *, timeout: float = URL_TIMEOUT_S, channels: str | 
                 f"can't fetch {url}: only http:// and https:// URLs are downloaded (and file:// read). "
                 f"Download it with another tool and pass the file's path."
             )
-        if url[:5].lower() == "data:":
+        if url[:5].lower() == "data:" and not os.path.lexists(text):
             return _open_bytes(_data_url(url), what="the data: URL")
         if text in SAMPLES and not os.path.exists(text):
             return _open_path(sample_path(text))
@@ -149,7 +150,9 @@ def _tracked(http_class, on_socket):
 
     def make(*args, **kwargs):
         connection = http_class(*args, **kwargs)
-        create = connection._create_connection
+        create = getattr(connection, "_create_connection", None)  # http.client's hook, Python 3.x
+        if create is None:  # untracked: the caller's deadline still holds, the worker ends later
+            return connection
 
         def create_and_track(*a, **k):
             sock = create(*a, **k)
@@ -284,7 +287,7 @@ class _Download:
 
 def _shut(sock):
     try:
-        sock.shutdown(2)  # SHUT_RDWR: blocked reads return at once
+        sock.shutdown(socket.SHUT_RDWR)  # blocked reads return at once
     except OSError:
         pass
 
