@@ -17,7 +17,7 @@ from PIL import Image
 
 import vit_tutorial as vt
 from vit_tutorial import images
-from vit_tutorial.images import ImageLoadError, SAMPLES, preprocess_steps, to_display
+from vit_tutorial.images import SAMPLES, ImageLoadError, preprocess_steps, to_display
 
 
 def _rgb(img):
@@ -472,7 +472,7 @@ def image_server():
     png = buf.getvalue()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             if self.path == "/blue.png":
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")
@@ -653,15 +653,13 @@ def test_not_http_is_an_image_load_error():
     def garbage(conn, stopped):
         conn.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
 
-    with _raw_server(garbage) as url:
-        with pytest.raises(ImageLoadError, match="not valid HTTP|could not download"):
-            vt.load_image(url + "/cat.png", timeout=3)
+    with _raw_server(garbage) as url, pytest.raises(ImageLoadError, match="not valid HTTP|could not download"):
+        vt.load_image(url + "/cat.png", timeout=3)
 
 
 def test_closed_without_answer_is_an_image_load_error():
-    with _raw_server(lambda conn, stopped: None) as url:
-        with pytest.raises(ImageLoadError, match="could not download"):
-            vt.load_image(url + "/cat.png", timeout=3)
+    with _raw_server(lambda conn, stopped: None) as url, pytest.raises(ImageLoadError, match="could not download"):
+        vt.load_image(url + "/cat.png", timeout=3)
 
 
 def test_download_size_cap(monkeypatch):
@@ -674,12 +672,10 @@ def test_download_size_cap(monkeypatch):
     def unannounced(conn, stopped):  # no length: only the capped read notices
         conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 5000)
 
-    with _raw_server(announced) as url:
-        with pytest.raises(ImageLoadError, match=r"is 4.77 MiB, more than the 1000 bytes allowed"):
-            vt.load_image(url + "/big.png", timeout=3)
-    with _raw_server(unannounced) as url:
-        with pytest.raises(ImageLoadError, match=r"is more than 1000 bytes"):
-            vt.load_image(url + "/big.png", timeout=3)
+    with _raw_server(announced) as url, pytest.raises(ImageLoadError, match=r"is 4.77 MiB, more than the 1000 bytes allowed"):
+        vt.load_image(url + "/big.png", timeout=3)
+    with _raw_server(unannounced) as url, pytest.raises(ImageLoadError, match=r"is more than 1000 bytes"):
+        vt.load_image(url + "/big.png", timeout=3)
 
 
 # --------------------------------------------------------------------------- preprocessing
