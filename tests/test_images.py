@@ -214,6 +214,27 @@ def test_dark_16_bit_png_keeps_its_brightness(tmp_path):
     assert got.max() < 45  # not 257x too bright
 
 
+def _png_rgb16(values):
+    """A 16-bit-per-channel RGB PNG, written by hand (PIL can't save one)."""
+    import struct
+    import zlib
+
+    h, w, _ = values.shape
+    raw = b"".join(b"\x00" + values[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)  # 16 bits, colour type 2 (RGB)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_dark_16_bit_rgb_png_keeps_its_brightness():
+    levels = np.random.default_rng(1).integers(0, 30, size=(6, 7, 3))
+    got = _rgb(vt.load_image(_png_rgb16((levels * 257).astype(np.uint16)))).astype(int)
+    assert np.abs(got - levels).max() <= 1
+
+
 def test_mode_i_out_of_16_bit_range_is_refused():
     img = Image.fromarray(np.array([[0, 70000]], np.int32))
     assert img.mode == "I"
