@@ -96,6 +96,34 @@ def test_exif_rotation_is_applied(tmp_path):
     assert a[:18].mean() > 200 and a[22:].mean() < 50  # the white half is now on top
 
 
+def test_pil_input_is_not_modified(tmp_path):
+    img = Image.new("RGB", (40, 20), (0, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif)
+    with Image.open(path) as original:
+        original.load()
+        before = (original.size, original.mode, original.getexif().get(0x0112), original.tobytes())
+        out = vt.load_image(original)
+        out.putpixel((0, 0), (1, 2, 3))
+        assert out.size == (20, 40) and out is not original
+        assert (original.size, original.mode, original.getexif().get(0x0112), original.tobytes()) == before
+    rgb = Image.new("RGB", (5, 6), (7, 8, 9))
+    same = vt.load_image(rgb)
+    same.putpixel((0, 0), (0, 0, 0))
+    assert rgb.getpixel((0, 0)) == (7, 8, 9)
+
+
+def test_closed_lazy_pil_image_is_an_image_load_error(tmp_path):
+    path = tmp_path / "lazy.png"
+    Image.new("RGB", (5, 6)).save(path)
+    img = Image.open(path)  # lazy: pixels not read yet
+    img.close()
+    with pytest.raises(ImageLoadError, match="the PIL image"):
+        vt.load_image(img)
+
+
 @pytest.mark.parametrize(
     "array, shape",
     [
