@@ -1,8 +1,11 @@
 """load_model, weight sources, device selection, labels, predictions."""
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -48,7 +51,7 @@ def test_auto_without_network_asks_the_hub_once_and_falls_back(monkeypatch):
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
     calls = []
-    monkeypatch.setattr(vm, "hub_reachable", lambda timeout=1.0: calls.append(timeout) or False)
+    monkeypatch.setattr(vm, "probe_hub", lambda timeout=2.0: calls.append(timeout) or "the Hub did not answer within 2 s")
     name, reason = vm.resolve_source("auto")
     assert (name, len(calls)) == ("random", 1)
     assert "did not answer" in reason
@@ -69,24 +72,131 @@ def test_cached_weights_are_chosen_by_auto(monkeypatch):
     assert vm.resolve_source("auto") == ("pretrained", "found in the local HuggingFace cache")
 
 
-def test_hub_probe_fails_fast_on_a_closed_port(monkeypatch):
-    import socket
+# ------------------------------------------------------------ the Hub probe, against local servers
+# Each server listens on 127.0.0.1 only, serves a bounded number of connections, and every handler
+# gives up after a few seconds, so a test can never leave it running or hang on it.
 
+VIT_CONFIG = b'{"model_type": "vit", "hidden_size": 768}'
+PORTAL_PAGE = b"<html><body>Please log in to the hotel Wi-Fi</body></html>"
+
+
+@contextlib.contextmanager
+def _local_hub(behaviour: str):
+    """An HTTP endpoint on 127.0.0.1 that serves config.json well, or badly (``behaviour``)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def reply(conn, status: str, body: bytes, drip: float = 0.0):
+        head = f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        conn.sendall(head)
+        for i in range(len(body)):
+            if stop.is_set():
+                return
+            conn.sendall(body[i:i + 1])
+            if drip:
+                time.sleep(drip)
+
+    def handle(conn):
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)  # the request
+                if behaviour == "silent":
+                    stop.wait(6)  # accept, read, never answer
+                elif behaviour == "portal":
+                    reply(conn, "200 OK", PORTAL_PAGE)
+                elif behaviour == "drip":
+                    reply(conn, "200 OK", VIT_CONFIG, drip=0.3)  # ~12 s for the whole body
+                elif behaviour == "error":
+                    reply(conn, "503 Service Unavailable", b"busy")
+                else:
+                    reply(conn, "200 OK", VIT_CONFIG)
+            except OSError:
+                pass
+
+    def serve():
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+@pytest.mark.parametrize("behaviour, reason", [
+    ("silent", "did not answer within"),
+    ("portal", "captive portal"),
+    ("drip", "did not answer within"),
+    ("error", "HTTP 503"),
+])
+def test_auto_falls_back_fast_on_a_bad_endpoint(monkeypatch, behaviour, reason):
+    """A silent endpoint, a captive portal, a slow drip, an error page: auto settles on random
+    weights, with the reason, within about 2 s (the probe's total deadline)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
+    with _local_hub(behaviour) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        start = time.perf_counter()
+        name, why = vm.resolve_source("auto")
+        elapsed = time.perf_counter() - start
+    assert name == "random", why
+    assert reason in why
+    assert elapsed < 3.0, f"auto took {elapsed:.1f} s against a {behaviour} endpoint"
+
+
+def test_probe_accepts_a_hub_that_serves_the_config(monkeypatch):
+    with _local_hub("good") as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        assert vm.probe_hub(timeout=2.0) is None
+        assert vm.hub_reachable(timeout=2.0) is True
+
+
+def test_probe_fails_fast_on_a_closed_port(monkeypatch):
     with socket.socket() as s:  # find a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    assert vm.hub_reachable(timeout=1.0) is False
+    start = time.perf_counter()
+    assert "could not be reached" in vm.probe_hub(timeout=2.0)
+    assert time.perf_counter() - start < 1.0
 
 
-def test_hub_probe_sees_a_listening_server(monkeypatch):
-    import socket
+def test_auto_falls_back_when_the_pretrained_load_itself_fails(monkeypatch, capsys):
+    """The probe said yes, then loading failed (a portal that served the config, a dropped
+    download): auto still ends on random weights, saying why; pretrained raises with advice."""
+    monkeypatch.setattr(vm, "resolve_source", lambda source=None: ("pretrained", "downloading from the Hub"))
 
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
-        assert vm.hub_reachable(timeout=1.0) is True
+    def broken(local_only):
+        raise OSError("model.safetensors: connection reset")
+
+    monkeypatch.setattr(vm, "_pretrained_model", broken)
+    model, _, source = vm.load_model("auto")
+    assert source.name == "random" and "connection reset" in source.reason
+    assert "could not be loaded" in capsys.readouterr().out
+    with pytest.raises(vm.WeightsUnavailableError, match="connection reset"):
+        vm.load_model("pretrained")
+
+
+def test_a_pickle_only_cache_says_safetensors_is_needed(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
+    monkeypatch.setattr(vm, "_pickle_only_cached", lambda model_id=vm.MODEL_ID: True)
+    name, reason = vm.resolve_source("auto")
+    assert name == "random" and "pytorch_model.bin" in reason and "safetensors" in reason
 
 
 def _run_python(code: str, env_extra: dict) -> subprocess.CompletedProcess:

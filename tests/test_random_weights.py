@@ -1,5 +1,6 @@
 """vit_tutorial.random_model: HF's initialisation law, seeded, cached on disk as safetensors."""
 import os
+import time
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ def _weights(model):
 
 def _cache_files(folder):
     sub = folder / "random-weights"
-    return sorted(p.name for p in sub.iterdir()) if sub.exists() else []
+    return sorted(p.name for p in sub.iterdir() if p.suffix == ".safetensors") if sub.exists() else []
 
 
 def test_every_parameter_is_drawn_biases_and_norms_included():
@@ -65,7 +66,7 @@ def test_cache_key_separates_seeds_and_configs(tmp_path, monkeypatch):
 def test_damaged_cache_file_is_drawn_again(tmp_path, monkeypatch):
     monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
     expected = _weights(vt.random_model(seed=7, config=vt.vit_config(**MID)))
-    (path,) = (tmp_path / "random-weights").iterdir()
+    (path,) = (tmp_path / "random-weights").glob("*.safetensors")
     path.write_bytes(b"not a safetensors file")
     got = _weights(vt.random_model(seed=7, config=vt.vit_config(**MID)))
     for name in expected:
@@ -109,3 +110,93 @@ def test_cached_model_matches_its_own_forward(tmp_path, monkeypatch):
         theirs = model(pixels).logits
     # same float32 operations in a different order: 1e-5
     torch.testing.assert_close(vit_forward(pixels, model), theirs, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- a verified cache
+
+
+def _cached_path(folder):
+    (path,) = (folder / "random-weights").glob("*.safetensors")
+    return path
+
+
+def test_flipped_bytes_are_detected_and_redrawn(tmp_path, monkeypatch, capsys):
+    """A file whose bytes changed after it was written (disk error, partial copy) is not used:
+    its SHA-256 no longer matches the one recorded beside it."""
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    expected = _weights(vt.random_model(seed=11, config=vt.vit_config(**MID)))
+    path = _cached_path(tmp_path)
+    assert (path.parent / (path.name + ".sha256")).read_text().strip() == _sha256(path)
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) - 4000, len(data) - 3000):  # flip bytes inside the last tensor's values
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    got = _weights(vt.random_model(seed=11, config=vt.vit_config(**MID)))
+    assert "checksum mismatch" in capsys.readouterr().err
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0)
+    assert (path.parent / (path.name + ".sha256")).read_text().strip() == _sha256(path)  # repaired
+
+
+def test_nan_weights_are_detected_even_with_a_matching_checksum(tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file, save_file
+
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    expected = _weights(vt.random_model(seed=12, config=vt.vit_config(**MID)))
+    path = _cached_path(tmp_path)
+    poisoned = {k: torch.full_like(v, float("nan")) for k, v in load_file(path).items()}
+    save_file(poisoned, path)
+    (path.parent / (path.name + ".sha256")).write_text(_sha256(path) + "\n")
+    got = _weights(vt.random_model(seed=12, config=vt.vit_config(**MID)))
+    assert "NaN" in capsys.readouterr().err
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0)
+
+
+def test_a_failing_save_runs_without_the_cache(tmp_path, monkeypatch, capsys):
+    """A full disk makes safetensors raise its own error (not an OSError): warn once, go on."""
+    import safetensors.torch
+
+    def full_disk(*args, **kwargs):
+        raise safetensors.SafetensorError("Error while serializing: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    model = vt.random_model(seed=13, config=vt.vit_config(**MID))
+    err = capsys.readouterr().err
+    assert "could not save the random weights" in err and "No space left" in err and err.count("\n") == 1
+    assert not list((tmp_path / "random-weights").iterdir())  # nothing half-written left behind
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", "off")
+    torch.testing.assert_close(model.classifier.weight, vt.random_model(seed=13, config=vt.vit_config(**MID)).classifier.weight,
+                               rtol=0, atol=0)
+
+
+def test_stale_tmp_files_are_removed_fresh_ones_kept(tmp_path, monkeypatch):
+    """A writer killed mid-write leaves a .tmp behind; the next load removes it once it is old
+    enough that no live writer can own it."""
+    folder = tmp_path / "random-weights"
+    folder.mkdir()
+    stale, fresh = folder / "abc.tmp", folder / "def.tmp"
+    stale.write_bytes(b"x" * 1000)
+    fresh.write_bytes(b"y")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    vt.random_model(seed=14, config=vt.vit_config(**MID))
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_cache_without_checksum_is_redrawn_with_a_notice(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    vt.random_model(seed=15, config=vt.vit_config(**MID))
+    path = _cached_path(tmp_path)
+    (path.parent / (path.name + ".sha256")).unlink()
+    vt.random_model(seed=15, config=vt.vit_config(**MID))
+    assert "no checksum" in capsys.readouterr().err
+    assert (path.parent / (path.name + ".sha256")).exists()
+
+
+def _sha256(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

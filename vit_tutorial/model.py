@@ -11,13 +11,17 @@ Sources (argument ``source=`` or the environment variable ``VIT_TUTORIAL_WEIGHTS
 ``random``
     The same architecture and config (ImageNet-1k class names included) with seeded
     random weights. Every equivalence in the book holds; predictions are meaningless.
+``trained-like``
+    Synthetic: the random weights reshaped to a trained model's statistics (outlier channels,
+    high-norm tokens, spread LayerNorm gamma, peaked attention, spread logits), so the book's
+    checks can be tried on numbers like a real user's without a download. Meaningless too.
 ``auto`` (default)
-    ``pretrained`` when cached or the Hub answers within a second, otherwise ``random``.
+    ``pretrained`` when cached, or when the Hub serves the checkpoint's config within about
+    two seconds in all; otherwise ``random``, with the reason.
 """
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -29,15 +33,21 @@ from urllib.parse import urlparse
 import torch
 
 MODEL_ID = "google/vit-base-patch16-224"
-SOURCES = ("auto", "pretrained", "random", "tiny-digits")
+SOURCES = ("auto", "pretrained", "random", "trained-like", "tiny-digits")
 WEIGHTS_ENV = "VIT_TUTORIAL_WEIGHTS"
 DEVICE_ENV = "VIT_TUTORIAL_DEVICE"
-HUB_PROBE_TIMEOUT_S = 1.0
+HUB_PROBE_TIMEOUT_S = 2.0  # the whole probe: connect, request, answer, all of it
 
 RANDOM_NOTICE = (
     "These are RANDOM weights: the numbers flow through the real architecture, so every "
     "equality check holds, but predictions and pictures of learned structure are "
     f"meaningless. Set {WEIGHTS_ENV}=pretrained (with network once) for the trained model."
+)
+
+
+TRAINED_LIKE_NOTICE = (
+    "These are SYNTHETIC trained-like weights (random weights reshaped to a trained ViT's statistics, "
+    "for testing): every equality check holds, but predictions and pictures are meaningless."
 )
 
 
@@ -57,14 +67,20 @@ class WeightSource:
 
     @property
     def notice(self) -> str:
-        """A sentence to print under any output that depends on trained weights."""
-        return "" if self.trained else RANDOM_NOTICE
+        """A sentence to print under any output that depends on trained weights ("" when trained)."""
+        if self.trained:
+            return ""
+        return TRAINED_LIKE_NOTICE if self.name == "trained-like" else RANDOM_NOTICE
 
     @property
     def stamp(self) -> str:
         """A short label for figures: ``weights: pretrained google/vit-...``."""
         extra = f" (seed {self.seed}) - not trained" if self.seed is not None else ""
         return f"weights: {self.name} {self.checkpoint}{extra}"
+
+    def describe(self) -> str:
+        """What a reader should know about these weights: the notice, or the stamp when trained."""
+        return self.notice or self.stamp
 
     def __str__(self) -> str:
         line = f"[vit_tutorial] weights: {self.name} ({self.checkpoint})"
@@ -152,29 +168,64 @@ def is_cached(model_id: str = MODEL_ID) -> bool:
     return all(isinstance(path, str) and os.path.exists(path) for path in found)
 
 
-def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
-    """Can a TCP connection to the Hub be opened within ``timeout`` seconds?
+def _config_url(model_id: str = MODEL_ID) -> str:
+    return f"{_hub_endpoint().rstrip('/')}/{model_id}/resolve/main/config.json"
 
-    DNS lookups can hang far longer than any socket timeout, so the probe runs in a
-    daemon thread and we stop waiting for it after ``timeout``.
+
+def probe_hub(timeout: float = HUB_PROBE_TIMEOUT_S, model_id: str = MODEL_ID) -> str | None:
+    """Does the Hub serve ``model_id``'s config within ``timeout`` seconds *in total*?
+
+    Returns ``None`` when it does, else the reason it doesn't, in words. The whole exchange
+    (name lookup, connect, request, every byte of the answer) must finish by the deadline, so an
+    endpoint that accepts connections and never answers, one that drips, and a captive portal
+    that answers with a web page all fail fast. The request runs in a daemon thread: a DNS
+    lookup can hang far longer than any socket timeout, and we simply stop waiting for it.
     """
-    url = urlparse(_hub_endpoint())
-    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
-    if not host:
-        return False
-    result: list[bool] = []
+    import json
+    import urllib.error
+    import urllib.request
 
-    def probe():
+    url = _config_url(model_id)
+    if urlparse(url).scheme not in ("http", "https"):
+        return f"HF_ENDPOINT={_hub_endpoint()!r} is not an http(s) address"
+    outcome: list[str | None] = []
+
+    def fetch():
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
+            request = urllib.request.Request(url, headers={"User-Agent": "vit-tutorial"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = response.read(64 * 1024 + 1)
+            config = json.loads(body.decode("utf-8"))
+            if not isinstance(config, dict) or config.get("model_type") != "vit":
+                outcome.append("the Hub address answered, but not with the model's config (a captive portal or proxy page?)")
+            else:
+                outcome.append(None)
+        except urllib.error.HTTPError as err:
+            outcome.append(f"the Hub answered HTTP {err.code} {err.reason}")
+        except (ValueError, UnicodeDecodeError):
+            outcome.append("the Hub address answered, but not with the model's config (a captive portal or proxy page?)")
+        except Exception as err:  # URLError, OSError, timeouts, http.client errors: all mean "no"
+            outcome.append(f"the Hub could not be reached ({getattr(err, 'reason', err)})")
 
-    thread = threading.Thread(target=probe, daemon=True)
+    thread = threading.Thread(target=fetch, daemon=True, name="vit_tutorial-hub-probe")
     thread.start()
     thread.join(timeout)
-    return bool(result and result[0])
+    if thread.is_alive() or not outcome:
+        return f"the Hub did not answer within {timeout:g} s"
+    return outcome[0]
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """True when the Hub serves the checkpoint's config within ``timeout`` seconds (see :func:`probe_hub`)."""
+    return probe_hub(timeout) is None
+
+
+def _pickle_only_cached(model_id: str = MODEL_ID) -> bool:
+    """The cache holds the config and a ``pytorch_model.bin``, but no safetensors file."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = [try_to_load_from_cache(model_id, f) for f in ("config.json", "pytorch_model.bin")]
+    return all(isinstance(path, str) and os.path.exists(path) for path in found)
 
 
 def _how_to_get_weights() -> str:
@@ -267,13 +318,109 @@ def _draw_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor
     return weights
 
 
+def _notice(message: str) -> None:
+    print(f"[vit_tutorial] {message}", file=sys.stderr)
+
+
+_STALE_TMP_S = 300  # a .tmp older than this was left by a writer that died (a write takes seconds)
+
+
+def _remove_stale_tmp(folder: str) -> None:
+    import time
+
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.endswith(".tmp"):
+            try:
+                if time.time() - entry.stat().st_mtime > _STALE_TMP_S:
+                    os.remove(entry.path)
+            except OSError:
+                pass
+
+
+def _file_sha256(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_verified(path: str, shapes) -> dict[str, torch.Tensor] | None:
+    """The cached weights at ``path`` when they are intact, else ``None`` (after a one-line notice).
+
+    Intact: the file's SHA-256 equals the one recorded beside it when it was written, every
+    tensor has the expected name, shape and dtype, and no value is NaN or infinite.
+    """
+    from safetensors.torch import load_file
+
+    if not os.path.exists(path):
+        return None
+    if not os.path.exists(path + ".sha256"):
+        _notice(f"the cached random weights in {path} have no checksum (an older version wrote them); drawing them again.")
+        return None
+    try:
+        with open(path + ".sha256", encoding="ascii") as f:
+            recorded = f.read().strip()
+        if _file_sha256(path) != recorded:
+            _notice(f"the cached random weights in {path} are damaged (checksum mismatch); drawing them again.")
+            return None
+        weights = load_file(path)
+    except Exception as err:  # missing checksum, unreadable or malformed file
+        _notice(f"the cached random weights in {path} can't be used ({type(err).__name__}); drawing them again.")
+        return None
+    if sorted((n, list(t.shape), str(t.dtype)) for n, t in weights.items()) != sorted(shapes):
+        _notice(f"the cached random weights in {path} don't fit this model; drawing them again.")
+        return None
+    if not all(bool(torch.isfinite(t).all()) for t in weights.values()):
+        _notice(f"the cached random weights in {path} contain NaN or infinite values; drawing them again.")
+        return None
+    return weights
+
+
+def _write_cache(folder: str, path: str, weights: dict[str, torch.Tensor], seed: int) -> None:
+    """Write ``weights`` and their checksum atomically; any failure is a one-line warning."""
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        save_file(weights, tmp, metadata={"seed": str(seed), "scheme": str(RANDOM_WEIGHTS_SCHEME)})
+        digest = _file_sha256(tmp)
+        with open(tmp + ".sha256.tmp", "w", encoding="ascii") as f:
+            f.write(digest + "\n")
+        os.replace(tmp + ".sha256.tmp", path + ".sha256")
+        os.replace(tmp, path)  # atomic: parallel kernels never read a half-written file
+    except Exception as err:  # read-only, full disk (SafetensorError), ...: the cache is only an optimisation
+        _notice(f"could not save the random weights to {folder} ({type(err).__name__}: {err}); "
+                f"running without the cache (set {CACHE_ENV}=off to silence this).")
+    finally:
+        for leftover in (tmp, tmp and tmp + ".sha256.tmp"):
+            if leftover and os.path.exists(leftover):
+                try:
+                    os.remove(leftover)
+                except OSError:
+                    pass
+
+
 def _cached_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor]:
     """:func:`_draw_random_weights`, read from / written to a safetensors file in the user cache.
 
     Drawing 86 M normal numbers takes seconds on a small CPU; reading them back is a memory
     map. The file name hashes everything the values depend on (seed, std, every parameter's
-    name/shape/dtype, the drawing scheme, torch's version); a missing, unreadable or
-    mismatched file is drawn again, and a cache that can't be written is skipped.
+    name/shape/dtype, the drawing scheme, torch's version). A SHA-256 of the file is kept beside
+    it (``.sha256``); a file that is missing, damaged, mismatched or holds NaN is drawn again
+    (with a one-line notice), a cache that can't be written is skipped (with a one-line warning),
+    and ``.tmp`` files left by a writer that was killed are removed.
     """
     import hashlib
     import json
@@ -282,31 +429,14 @@ def _cached_random_weights(model, seed: int, std: float) -> dict[str, torch.Tens
     folder = _random_weights_cache_dir()
     if folder is None or sum(p.numel() for p in model.parameters()) < _CACHE_MIN_PARAMETERS:
         return _draw_random_weights(model, seed, std)
-    from safetensors.torch import load_file, save_file
-
+    _remove_stale_tmp(folder)
     key = json.dumps([RANDOM_WEIGHTS_SCHEME, seed, std, torch.__version__.split("+")[0], shapes])
     path = os.path.join(folder, f"vit-seed{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors")
-    try:
-        weights = load_file(path)
-        if sorted((n, list(t.shape), str(t.dtype)) for n, t in weights.items()) == sorted(shapes):
-            return weights
-    except Exception:  # missing or damaged: draw again
-        pass
+    weights = _read_verified(path, shapes)
+    if weights is not None:
+        return weights
     weights = _draw_random_weights(model, seed, std)
-    try:
-        import tempfile
-
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(weights, tmp, metadata={"seed": str(seed), "scheme": str(RANDOM_WEIGHTS_SCHEME)})
-            os.replace(tmp, path)  # atomic: parallel kernels never read a half-written file
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    except OSError:
-        pass  # read-only or full disk: the cache is only an optimisation
+    _write_cache(folder, path, weights, seed)
     return weights
 
 
@@ -336,10 +466,20 @@ def random_model(seed: int = 0, config=None):
 
 def _pretrained_model(local_only: bool):
     from transformers import ViTForImageClassification
+    from transformers.utils import logging as hf_logging
 
-    return ViTForImageClassification.from_pretrained(
-        MODEL_ID, attn_implementation="eager", use_safetensors=True, local_files_only=local_only
-    ).eval()
+    # transformers 5 shows a "Loading weights" progress bar (a widget in a notebook) for a
+    # load that takes a second; keep it out of the book's outputs. Downloads keep their bars.
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if local_only:
+        hf_logging.disable_progress_bar()
+    try:
+        return ViTForImageClassification.from_pretrained(
+            MODEL_ID, attn_implementation="eager", use_safetensors=True, local_files_only=local_only
+        ).eval()
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_source(source: str | None = None) -> tuple[str, str]:
@@ -354,16 +494,21 @@ def resolve_source(source: str | None = None) -> tuple[str, str]:
         raise ValueError(
             f"{origin}={requested!r} is not a weight source. Choose one of: {', '.join(SOURCES)}."
         )
-    if key in ("random", "tiny-digits"):
+    if key in ("random", "trained-like", "tiny-digits"):
         return key, "asked for"
     if is_cached():
         return "pretrained", "found in the local HuggingFace cache"
+    pickle_note = ""
+    if _pickle_only_cached():
+        pickle_note = (" (the cache holds only pytorch_model.bin, a pickle checkpoint; this book loads "
+                       "safetensors only: download model.safetensors once with a network)")
     if _offline_by_env():
-        reason = "not cached, and HF_HUB_OFFLINE is set"
-    elif hub_reachable():
-        return "pretrained", "downloading from the Hub"
+        reason = "not cached" + pickle_note + ", and HF_HUB_OFFLINE is set"
     else:
-        reason = f"not cached, and the Hub did not answer within {HUB_PROBE_TIMEOUT_S:g} s"
+        problem = probe_hub()
+        if problem is None:
+            return "pretrained", "downloading from the Hub"
+        reason = "not cached" + pickle_note + ", and " + problem
     if key == "pretrained":
         raise WeightsUnavailableError(_how_to_get_weights() + f"\n(Details: {reason}.)")
     return "random", f"pretrained weights unavailable ({reason}); using random weights"
@@ -373,7 +518,8 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
     """Load ViT-B/16 for image classification, its image processor, and where its weights came from.
 
     Args:
-        source: ``"auto"`` (default), ``"pretrained"``, ``"random"``, or ``"tiny-digits"`` (the small
+        source: ``"auto"`` (default), ``"pretrained"``, ``"random"``, ``"trained-like"`` (synthetic
+            weights with a trained model's statistics, for testing) or ``"tiny-digits"`` (the small
             ViT trained on digits that ships with the package, appendix A2); falls back to
             ``VIT_TUTORIAL_WEIGHTS``.
         device_name: passed to :func:`device` (default: ``VIT_TUTORIAL_DEVICE`` or the best one).
@@ -384,27 +530,38 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
         ``LoadedModel(model, processor, source)``; the model is in eval mode, with eager
         attention so that attention maps are available.
     """
+    requested = str(source if source is not None else os.environ.get(WEIGHTS_ENV, "auto")).strip().lower()
     name, reason = resolve_source(source)
     dev = device(device_name)
+    model = None
     if name == "pretrained":
         try:
             model = _pretrained_model(local_only=reason.startswith("found"))
-        except OSError as err:
-            raise WeightsUnavailableError(_how_to_get_weights() + f"\n(Details: {err})") from None
+        except Exception as err:  # OSError, a broken download, an unreadable cache file, ...
+            if requested != "auto":
+                raise WeightsUnavailableError(_how_to_get_weights() + f"\n(Details: {err})") from None
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            name, reason = "random", f"the pretrained weights could not be loaded ({first[:200]}); using random weights"
+    if model is not None:
         info = WeightSource("pretrained", MODEL_ID, trained=True, reason=reason)
     elif name == "tiny-digits":  # appendix A2: a small ViT trained on scikit-learn's digits, shipped in the package
         from .tiny import WEIGHTS_PATH, load_tiny
 
         model = load_tiny()
         info = WeightSource("tiny-digits", f"vit_tutorial/{WEIGHTS_PATH}", trained=True, reason=reason)
+    elif name == "trained-like":
+        from .trained_like import trained_like_model
+
+        model = trained_like_model(seed)
+        info = WeightSource("trained-like", f"{MODEL_ID} architecture, synthetic", trained=False, reason=reason, seed=seed)
     else:
         model = random_model(seed)
         info = WeightSource("random", f"{MODEL_ID} architecture", trained=False, reason=reason, seed=seed)
     model = model.to(dev)
     if verbose:
         print(info, file=sys.stdout)
-        if not info.trained:
-            print("[vit_tutorial] " + RANDOM_NOTICE)
+        if info.notice:
+            print("[vit_tutorial] " + info.notice)
     return LoadedModel(model, image_processor(model.config.image_size), info)
 
 
