@@ -1,6 +1,7 @@
 # The few commands a user types. Each sets up what it needs first.
 #   make book       build the rendered book   -> _build/html/index.html (TRANSFORMERS=4: _build-tf4/_build/html)
-#   make test       run the whole test suite (unit tests, every notebook, strict book build, browser test)
+#   make test       run the whole test suite (unit tests, every notebook on random and trained-like weights,
+#                   strict book build, browser test)
 #   make lab        open the notebooks in JupyterLab
 #   make student    write the student copy of the notebooks (no solutions) -> student/
 #   make instructor build the book with solutions hidden entirely -> _build-instructor/html
@@ -41,6 +42,9 @@ book: setup
 
 test: setup
 	$(BIN)/python -m pytest -n 2 tests book --nbmake -m "not browser"
+	# every notebook again on synthetic trained-like weights (outlier channels, high-norm tokens,
+	# peaked attention): the book's checks must hold on numbers like a trained model's
+	VIT_TUTORIAL_WEIGHTS=trained-like $(BIN)/python -m pytest -n 2 book --nbmake
 	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
 	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest tests -m browser
 

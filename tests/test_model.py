@@ -249,6 +249,7 @@ def test_pretrained_loads_from_a_local_cache_without_network(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "pretrained True 32 eager"
     assert "found in the local HuggingFace cache" in done.stdout
+    assert "Loading weights" not in done.stderr + done.stdout  # no progress bar (a widget in a notebook)
 
 
 def test_load_model_prints_one_line_naming_the_source(capsys):
@@ -259,6 +260,25 @@ def test_load_model_prints_one_line_naming_the_source(capsys):
     assert source.name == "random" and not source.trained and source.notice
     assert not model.training
     assert model.config._attn_implementation == "eager"
+
+
+def test_what_each_source_tells_the_reader():
+    trained = vm.WeightSource("pretrained", vm.MODEL_ID, trained=True)
+    assert trained.notice == "" and trained.describe() == f"weights: pretrained {vm.MODEL_ID}"
+    assert trained.describe().count("weights:") == 1
+    random = vm.WeightSource("random", "arch", trained=False, seed=0)
+    assert random.describe() == vm.RANDOM_NOTICE
+    like = vm.WeightSource("trained-like", "arch", trained=False, seed=0)
+    assert "SYNTHETIC" in like.describe() and "meaningless" in like.describe()
+
+
+def test_load_model_trained_like(capsys):
+    model, _, source = vt.load_model("trained-like")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("[vit_tutorial] weights: trained-like") and "SYNTHETIC" in out[1]
+    assert source.name == "trained-like" and not source.trained
+    gammas = torch.cat([m.weight for m in model.modules() if isinstance(m, torch.nn.LayerNorm)])
+    assert gammas.min() < 0.35 and gammas.max() > 2.5  # not the plain random weights
 
 
 # --------------------------------------------------------------------------- random model
