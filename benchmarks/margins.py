@@ -1,0 +1,106 @@
+"""How much room each of the book's equality checks has: largest |ours - HF| / allowed, per check.
+
+    python benchmarks/margins.py            # random and trained-like weights (and pretrained when cached)
+
+A margin below 1 passes; 0.01 means the difference is a hundredth of what the rule allows. The
+allowance is vit_tutorial.tolerance's rule (atol in units of each token's RMS, at least 1), with
+the tolerances the chapters use. Not a test: it prints a table (and --json writes one).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+import vit_tutorial as vt  # noqa: E402
+from vit_tutorial import attention, embeddings, head, layernorm, mlp, patches, scratch  # noqa: E402
+from vit_tutorial.bridge import call_attention, encoder_layers, layer_output, layer_parts, vit_model  # noqa: E402
+from vit_tutorial.encoder import encoder, final_norm  # noqa: E402
+from vit_tutorial.tolerance import ATTENTION_WEIGHTS, equivalence_margin  # noqa: E402
+
+
+@torch.no_grad()
+def margins(model, pixels) -> dict[str, float]:
+    """Each chapter's check, as the chapter makes it (same inputs, same tolerances)."""
+    vit = vit_model(model)
+    emb = vit.embeddings
+    conv = emb.patch_embeddings.projection
+    out = vit(pixels, output_hidden_states=True, output_attentions=True)
+    hidden = out.hidden_states
+    x0 = hidden[0]
+    parts = layer_parts(model, 0)
+    normed = parts.layernorm_before(x0)
+    ours_attn, ours_w = attention.self_attention(normed, parts)
+    hf_attn, hf_w = call_attention(model, 0, normed)
+    ours_hidden, ours_maps = encoder(x0, model)
+    layer = layer_output(encoder_layers(model)[0](x0))
+    h = x0 + hf_attn
+    patch_tokens = patches.patch_embed(pixels, conv.weight, conv.bias)  # (B, 196, 768)
+    result = {
+        "ch2 patch embeddings (rtol 1e-4, atol 1e-5, per patch)": equivalence_margin(
+            patch_tokens, conv(pixels).flatten(2).transpose(1, 2), 1e-4, 1e-5),
+        "ch3 embeddings by hand (1e-4, 1e-5)": equivalence_margin(
+            embeddings.embed(patch_tokens, emb.cls_token, emb.position_embeddings), x0, 1e-4, 1e-5),
+        "ch4 attention output, layer 0 (1e-5, 1e-5)": equivalence_margin(ours_attn, hf_attn, 1e-5, 1e-5),
+        "ch4 attention weights, layer 0 (ATTENTION_WEIGHTS)": equivalence_margin(ours_w, hf_w, **ATTENTION_WEIGHTS),
+        "ch4 attention weights, all 12 layers (attention_maps)": equivalence_margin(
+            attention.attention_maps(model, pixels), torch.stack(out.attentions), **ATTENTION_WEIGHTS),
+        "ch4 SDPA vs eager, layer 0 (1e-4, 1e-5)": equivalence_margin(
+            attention.self_attention_sdpa(normed, parts), ours_attn, 1e-4, 1e-5),
+        "ch5 LayerNorm, layernorm_before (1e-5, 1e-5)": equivalence_margin(
+            layernorm.layer_norm(x0, parts.layernorm_before.weight, parts.layernorm_before.bias,
+                                 parts.layernorm_before.eps), normed, 1e-5, 1e-5),
+        "ch6 first residual (1e-5, 1e-5)": equivalence_margin(x0 + ours_attn, h, 1e-5, 1e-5),
+        "ch7 MLP + residual, layer 0 (1e-4, 1e-4)": equivalence_margin(
+            h + mlp.mlp(parts.layernorm_after(h), parts), layer, 1e-4, 1e-4),
+        "ch7 all 13 hidden states (1e-4, 1e-4)": max(
+            equivalence_margin(a, b, 1e-4, 1e-4) for a, b in zip(ours_hidden, hidden)),
+        "ch7 attention weights along our own chain (1e-4, 1e-4)": max(
+            equivalence_margin(a, b, 1e-4, 1e-4) for a, b in zip(ours_maps, out.attentions)),
+        "ch7 final LayerNorm (1e-4, 1e-4)": equivalence_margin(final_norm(ours_hidden[-1], model),
+                                                               out.last_hidden_state, 1e-4, 1e-4),
+        "ch8 pooled [CLS] (1e-5, 1e-5)": equivalence_margin(head.pool_cls(head.final_norm(hidden[-1], model)),
+                                                           out.last_hidden_state[:, 0], 1e-5, 1e-5),
+        "ch9 classifier on HF's features (1e-5, 1e-4)": equivalence_margin(
+            head.classify(out.last_hidden_state[:, 0], model.classifier), model(pixels).logits, 1e-5, 1e-4),
+        "ch9 whole model from scratch, logits (1e-4, 1e-4)": equivalence_margin(
+            scratch.vit_forward(pixels, model), model(pixels).logits, 1e-4, 1e-4),
+    }
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="also write the table to this JSON file")
+    args = parser.parse_args(argv)
+    pixels = torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")])
+    sources = ["random", "trained-like"]
+    from vit_tutorial.model import is_cached
+
+    if is_cached():
+        sources.append("pretrained")
+    table = {}
+    for name in sources:
+        model, _, _ = vt.load_model(name, verbose=False, device_name="cpu")
+        table[name] = margins(model, pixels)
+        del model
+    checks = list(table[sources[0]])
+    width = max(map(len, checks))
+    print(f"{'check':<{width}}  " + "  ".join(f"{s:>12}" for s in sources))
+    for check in checks:
+        print(f"{check:<{width}}  " + "  ".join(f"{table[s][check]:>12.3g}" for s in sources))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(table, f, indent=1)
+    worst = max(v for t in table.values() for v in t.values())
+    print(f"\nlargest margin: {worst:.3g} (below 1 passes)")
+    return 0 if worst < 1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
