@@ -1,7 +1,12 @@
 """One small accessor over the transformers 4.57 / 5.x naming of ViT internals.
 
-transformers 5 renamed the inside of a ViT layer (see the table in the book's
-chapter 1). The chapters never spell those names themselves: they ask this module.
+A 5.x release after 5.0 renamed the inside of a ViT layer (see the table in the book's
+chapter 1): 4.57 *and 5.0.0* still have ``attention.attention.query``, ``intermediate``
+and ``encoder.layer``; 5.24 has ``q_proj``, ``mlp`` and ``layers``. So nothing here goes
+by the version number: every name is looked up on the model itself (attribute
+detection), and each row of the table is decided on its own. CI runs 4.57 and 5.24; the
+5.0 layout (the 4.57 one) is covered by the tests' fake module trees and was run by hand.
+The chapters never spell those names themselves: they ask this module.
 
     >>> parts = layer_parts(model, 0)
     >>> parts.query.weight.shape          # (768, 768) on both versions
@@ -18,7 +23,7 @@ import transformers
 TRANSFORMERS_VERSION = transformers.__version__
 TRANSFORMERS_MAJOR = int(TRANSFORMERS_VERSION.split(".")[0])
 
-# what -> (4.57 name, 5.x name), relative to one encoder layer unless stated.
+# what -> (old name: 4.57 and 5.0, new name: 5.24), relative to one encoder layer unless stated.
 NAME_MAP = {
     "layers (relative to model.vit)": ("encoder.layer", "layers"),
     "query": ("attention.attention.query", "attention.q_proj"),
@@ -54,6 +59,52 @@ def _has(obj, dotted: str) -> bool:
     except AttributeError:
         return False
     return True
+
+
+def _installed_name(layer: nn.Module, key: str) -> str:
+    """The name of ``key`` (a row of NAME_MAP) that ``layer`` really has (the new one wins if both)."""
+    old, new = NAME_MAP[key]
+    for name in (new, old):
+        if _has(layer, name):
+            return name
+    raise AttributeError(
+        f"{type(layer).__name__} has neither {new!r} nor {old!r} (the {key}) with transformers "
+        f"{TRANSFORMERS_VERSION}; this book supports 4.57.x and 5.x."
+    )
+
+
+def installed_columns(model: nn.Module | None = None) -> dict[str, int]:
+    """For each row of NAME_MAP, which column ``model`` has: 0 = old (4.57, 5.0) names, 1 = new (5.24).
+
+    Decided by looking at the modules, never by the version number. Without a model, a tiny
+    ViT is built from the installed transformers (a few milliseconds) and inspected.
+    """
+    if model is None:
+        model = _tiny_vit()
+    vit = vit_model(model)
+    old, new = NAME_MAP["layers (relative to model.vit)"]
+    columns = {"layers (relative to model.vit)": 1 if _has(vit, new) else 0 if _has(vit, old) else -1}
+    layer = encoder_layers(model)[0]
+    for key, (old, new) in NAME_MAP.items():
+        if key.startswith("layers"):
+            continue
+        columns[key] = 1 if _has(layer, new) else 0 if _has(layer, old) else -1
+    return columns
+
+
+def uses_new_names(model: nn.Module | None = None) -> bool:
+    """True when every renamed part of ``model`` goes by the new (5.24) names."""
+    return all(col == 1 for col in installed_columns(model).values())
+
+
+def _tiny_vit() -> nn.Module:
+    from transformers import ViTConfig, ViTModel
+
+    config = ViTConfig(
+        image_size=4, patch_size=2, num_channels=1, hidden_size=4, num_hidden_layers=1,
+        num_attention_heads=1, intermediate_size=4,
+    )
+    return ViTModel(config, add_pooling_layer=False)
 
 
 def vit_model(model: nn.Module) -> nn.Module:
@@ -102,9 +153,7 @@ def layer_parts(model: nn.Module, index: int = 0) -> LayerParts:
     if not -n <= index < n:
         raise IndexError(f"layer index {index} is out of range: this model has {n} layers (0..{n - 1})")
     layer = layers[index]
-    new = _has(layer, "attention.q_proj")
-    col = 1 if new else 0
-    get = lambda key: _get(layer, NAME_MAP[key][col])  # noqa: E731
+    get = lambda key: _get(layer, _installed_name(layer, key))  # noqa: E731
     config = vit_model(model).config
     return LayerParts(
         layer=layer,
@@ -164,19 +213,34 @@ def missing_names(model: nn.Module) -> list[str]:
         layers = encoder_layers(model)
     except AttributeError as err:
         return missing + [str(err)]
-    col = 1 if _has(layers[0], "attention.q_proj") else 0
-    for name in UNCHANGED_IN_LAYER + [pair[col] for key, pair in NAME_MAP.items() if key != "layers (relative to model.vit)"]:
+    where = "layers" if _has(vit_model(model), "layers") else "encoder.layer"
+    for name in UNCHANGED_IN_LAYER:
         if not _has(layers[0], name):
-            missing.append(f"{NAME_MAP['layers (relative to model.vit)'][col]}[0].{name}")
+            missing.append(f"{where}[0].{name}")
+    for key, (old, new) in NAME_MAP.items():
+        if key.startswith("layers"):
+            continue
+        if not (_has(layers[0], old) or _has(layers[0], new)):
+            missing.append(f"{where}[0].{new} (or {old})")
     return missing
 
 
-def name_table() -> str:
-    """The 4.57 / 5.x naming table as Markdown, marking the version installed now."""
-    here = 0 if TRANSFORMERS_MAJOR < 5 else 1
-    head = ["what", "4.57", "5.x"]
-    head[1 + here] += " (installed)"
+def name_table(model: nn.Module | None = None) -> str:
+    """The old / new naming table as Markdown, marking what the installed code really has.
+
+    The mark comes from the modules themselves (see ``installed_columns``), not from the
+    version number: transformers 5.0 is marked in the old column. When every row agrees, the
+    column heading says "(installed)"; if a version ever mixes the two, each row is marked.
+    """
+    columns = installed_columns(model)
+    head = ["what", "4.57 and 5.0", "5.24"]
+    uniform = set(columns.values())
+    if len(uniform) == 1 and -1 not in uniform:
+        head[1 + uniform.pop()] += " (installed)"
+        mark = lambda key, col: ""  # noqa: E731
+    else:
+        mark = lambda key, col: " ← installed" if columns[key] == col else ""  # noqa: E731
     rows = ["| " + " | ".join(head) + " |", "|---|---|---|"]
     for what, (old, new) in NAME_MAP.items():
-        rows.append(f"| {what} | `{old}` | `{new}` |")
+        rows.append(f"| {what} | `{old}`{mark(what, 0)} | `{new}`{mark(what, 1)} |")
     return "\n".join(rows)

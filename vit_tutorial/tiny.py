@@ -303,9 +303,9 @@ def canonical_state_dict(model) -> dict:
 
 def load_canonical_state_dict(model, state: dict) -> None:
     """Load weights stored under the classic names into ``model``, whichever transformers runs."""
-    from .bridge import TRANSFORMERS_MAJOR
+    from .bridge import uses_new_names  # by the model's own module names: 5.0 still has the classic ones
 
-    model.load_state_dict(_rename(state, to_new=True) if TRANSFORMERS_MAJOR >= 5 else state, strict=True)
+    model.load_state_dict(_rename(state, to_new=True) if uses_new_names(model) else state, strict=True)
 
 
 def _package_file(relative: str):
