@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import vit_tutorial as vt
-from vit_tutorial.images import ImageLoadError, SAMPLES, preprocess_steps, to_display
+from vit_tutorial.images import SAMPLES, ImageLoadError, preprocess_steps, to_display
 
 
 def _rgb(img):

@@ -3,14 +3,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import torch
 
 import vit_tutorial as vt
 from vit_tutorial import model as vm
-
 
 # --------------------------------------------------------------------------- sources
 

@@ -1,7 +1,6 @@
 """vit_tutorial.random_model: HF's initialisation law, seeded, cached on disk as safetensors."""
 import os
 
-import pytest
 import torch
 
 import vit_tutorial as vt
