@@ -58,7 +58,7 @@ test: setup
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab book/
 
-# JupyterLab with jupyterlab-myst, so {exercise} blocks and {cite} roles render as in the book
+# JupyterLab with jupyterlab-myst, so {exercise} blocks render as boxes and {cite} roles as their keys, not raw MyST
 $(LAB_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
 	touch $(LAB_STAMP)
