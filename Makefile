@@ -85,7 +85,7 @@ if [ -n "$(TORCH_INDEX)" ]; then \
   echo "setup: $$pin from $(TORCH_INDEX)"; $$pip --index-url "$(TORCH_INDEX)" "$$pin" || exit 1; \
 elif [ "$(TORCH)" = cpu ]; then \
   if $$pip --no-index "$$pin" 2>/dev/null; then \
-    echo "setup: $$pin, CPU build, from a wheel already on this machine"; \
+    echo "setup: $$pin found without an index (already installed, or a wheel in pip's find-links)"; \
   elif [ "$$(uname -s)" = Linux ]; then \
     echo "setup: $$pin, CPU build, from $(TORCH_CPU_INDEX)"; \
     $$pip --index-url "$(TORCH_CPU_INDEX)" "$$pin" || { \
