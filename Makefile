@@ -7,6 +7,12 @@
 #   make instructor build the book with solutions hidden entirely -> _build-instructor/html
 #   make bench      run the benchmarks -> benchmarks/results.json
 # TRANSFORMERS=4 uses transformers 4.57.x (in .venv-tf4) instead of 5.x (in .venv).
+# TORCH=cpu (the default) or TORCH=cuda picks the PyTorch build that setup installs:
+#   cpu   on Linux from PyTorch's CPU wheel index (a 192 MB wheel); on macOS and Windows PyPI's own
+#         wheel, which has no CUDA anyway. A matching wheel already on this machine is used first.
+#   cuda  PyPI's default Linux build: CUDA 13, a 527 MB wheel plus about 2.2 GB of NVIDIA libraries.
+# TORCH_INDEX=<url> takes torch from another PyTorch index (e.g. https://download.pytorch.org/whl/cu126).
+# To switch builds later: rm -rf .venv (or .venv-tf4), then make setup TORCH=...
 
 PYTHON ?= python3
 TRANSFORMERS ?= 5
@@ -19,8 +25,12 @@ else
   CONSTRAINTS ?= constraints.txt
   BUILD ?= .
 endif
+TORCH ?= cpu
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.lab-installed
 JB_STRICT := -W -n --keep-going
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -31,8 +41,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first, pinned, so pip never reaches for a multi-GB CUDA build
-	$(BIN)/python -m pip install --quiet "$$(grep '^torch==' $(CONSTRAINTS))"
+	# torch first, alone, at the pinned version and from the build TORCH asks for (see the top of this
+	# file); its own dependencies come with the rest, from PyPI, at the versions in $(CONSTRAINTS)
+	@$(install_torch)
 	$(BIN)/python -m pip install --quiet -e ".[dev]" -c $(CONSTRAINTS)
 	touch $(STAMP)
 
@@ -48,9 +59,13 @@ test: setup
 	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
 	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest tests -m browser
 
-lab: setup
-	$(BIN)/python -m pip install --quiet "jupyterlab>=4"
+lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab book/
+
+# JupyterLab with jupyterlab-myst, so {exercise} blocks render as boxes and {cite} roles as their keys, not raw MyST
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
+	touch $(LAB_STAMP)
 
 student: setup
 	$(BIN)/python -m vit_tutorial.student student/
@@ -63,3 +78,31 @@ bench: setup
 
 clean:
 	rm -rf _build _build-tf4 _build-instructor student .pytest_cache
+
+# The torch step of setup. With TORCH=cpu a wheel that pip can already find without an index
+# (pip's find-links, as on machines that carry a local CPU wheel, or one already in the venv)
+# wins, so setup works offline there; otherwise Linux asks PyTorch's CPU index.
+define install_torch
+pin="$$(grep '^torch==' $(CONSTRAINTS))"; \
+pip="$(BIN)/python -m pip install --quiet --no-deps"; \
+if [ -n "$(TORCH_INDEX)" ]; then \
+  echo "setup: $$pin from $(TORCH_INDEX)"; $$pip --index-url "$(TORCH_INDEX)" "$$pin" || exit 1; \
+elif [ "$(TORCH)" = cpu ]; then \
+  if $$pip --no-index "$$pin" 2>/dev/null; then \
+    echo "setup: $$pin found without an index (already installed, or a wheel in pip's find-links)"; \
+  elif [ "$$(uname -s)" = Linux ]; then \
+    echo "setup: $$pin, CPU build, from $(TORCH_CPU_INDEX)"; \
+    $$pip --index-url "$(TORCH_CPU_INDEX)" "$$pin" || { \
+      echo "setup: could not get $$pin from $(TORCH_CPU_INDEX)." >&2; \
+      echo "  Offline or behind a proxy? Install that torch into $(VENV) by hand and re-run," >&2; \
+      echo "  or use TORCH=cuda (PyPI's default build, several GB) or TORCH_INDEX=<url>." >&2; exit 1; }; \
+  else \
+    echo "setup: $$pin from PyPI (on $$(uname -s) that wheel has no CUDA)"; $$pip "$$pin" || exit 1; \
+  fi; \
+elif [ "$(TORCH)" = cuda ]; then \
+  echo "setup: $$pin from PyPI: on Linux the CUDA 13 build, about 2.7 GB to download"; $$pip "$$pin" || exit 1; \
+else \
+  echo "setup: TORCH=$(TORCH)? Use TORCH=cpu (the default) or TORCH=cuda, or TORCH_INDEX=<url>." >&2; exit 2; \
+fi; \
+$(BIN)/python -c "from importlib.metadata import version; print('setup: torch', version('torch'), 'installed')"
+endef

@@ -14,9 +14,8 @@ from contextlib import contextmanager
 
 import torch
 
-from common import interleaved, loadavg, ratio_summary
-
 import vit_tutorial as vt
+from common import interleaved, loadavg, ratio_summary
 from vit_tutorial import bridge
 from vit_tutorial.attention import self_attention_sdpa
 from vit_tutorial.scratch import vit_forward

@@ -62,3 +62,13 @@ def cat_pixels(dev) -> torch.Tensor:
 def batch_pixels(dev) -> torch.Tensor:
     """The four sample photos as one batch (4, 3, 224, 224)."""
     return torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")]).to(dev)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that run on the pretrained checkpoint carry the `pretrained` marker, so
+    `pytest -m pretrained` (the book workflow) selects them."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        uses_pretrained = "pretrained_model" in getattr(item, "fixturenames", ())
+        if uses_pretrained or (callspec is not None and callspec.params.get("any_model") == "pretrained"):
+            item.add_marker(pytest.mark.pretrained)

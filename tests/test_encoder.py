@@ -47,7 +47,8 @@ def test_all_13_hidden_states_then_final_layernorm(any_model, batch_pixels):
 
 @pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
 def test_small_config_all_layers(act, dev):
-    model = vt.random_model(seed=4, config=vt.vit_config(**SMALL, hidden_act=act, num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2})).to(dev)
+    config = vt.vit_config(**SMALL, hidden_act=act, num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2})
+    model = vt.random_model(seed=4, config=config).to(dev)
     pixels = torch.randn(3, 3, 40, 40, generator=torch.Generator().manual_seed(1)).to(dev)
     _check_all_layers(model, pixels, rtol=1e-5, atol=1e-5)
 

@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from vit_tutorial import attention as A
-from vit_tutorial.exercises import CheckFailed, ExerciseNotDone
+from vit_tutorial.exercises import CheckFailed, ExerciseNotDone, check_attention_head, check_merge_heads, check_multi_head_attention, check_split_heads
 from vit_tutorial.exercises import attention as E
-from vit_tutorial.exercises import check_attention_head, check_merge_heads, check_multi_head_attention, check_split_heads
 
 # --- right answers, written in other ways ---------------------------------------------------------
 

@@ -5,7 +5,6 @@ import torch.nn.functional as F
 
 from vit_tutorial.exercises import CheckFailed, ExerciseNotDone, check_dropout, check_embed, check_position_similarity
 
-
 # ----------------------------------------------------------------- right answers, written differently
 
 def embed_cat(x, cls, pos):

@@ -138,7 +138,9 @@ def ln_std_eps(x, w, b, eps):
 
 
 def ln_tokens_axis(x, w, b, eps):
-    return torch.nn.functional.layer_norm(x.transpose(-1, -2), (x.shape[-2],), eps=eps).transpose(-1, -2) * w + b if x.dim() == 3 else (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps) * w + b
+    if x.dim() == 3:
+        return torch.nn.functional.layer_norm(x.transpose(-1, -2), (x.shape[-2],), eps=eps).transpose(-1, -2) * w + b
+    return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps) * w + b
 
 
 def ln_no_affine(x, w, b, eps):

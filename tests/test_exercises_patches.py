@@ -5,7 +5,6 @@ import torch.nn.functional as F
 
 from vit_tutorial.exercises import CheckFailed, ExerciseNotDone, check_patch_embed, check_patchify
 
-
 # ----------------------------------------------------------------- right answers, written differently
 
 def patchify_reshape(pixels, p):

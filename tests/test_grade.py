@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from vit_tutorial import grade, student
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
+from vit_tutorial import grade, student
 
 TIMEOUT = 20  # seconds per submission: a good one takes ~5 s here (importing torch), the loop uses all 20
 

@@ -14,7 +14,6 @@ import torch
 import vit_tutorial as vt
 from vit_tutorial import model as vm
 
-
 # --------------------------------------------------------------------------- sources
 
 

@@ -21,7 +21,7 @@ import pytest
 zmq = pytest.importorskip("zmq")
 pytest.importorskip("jupyter_client")
 
-import zmq.asyncio  # noqa: E402
+import zmq.asyncio  # noqa: E402, F811  (zmq came from importorskip above)
 from jupyter_client.channels import AsyncZMQSocketChannel  # noqa: E402
 from jupyter_client.session import Session  # noqa: E402
 

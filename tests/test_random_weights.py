@@ -2,7 +2,6 @@
 import os
 import time
 
-import pytest
 import torch
 
 import vit_tutorial as vt

@@ -12,8 +12,8 @@ import yaml
 from nbclient import NotebookClient
 from nbformat.v4 import new_output
 
-from vit_tutorial import student
 from _exercise_notebooks import SECRET, tiny_chapter, write
+from vit_tutorial import student
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_DONE = {"ExerciseNotDone", "NotImplementedError"}

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 import transformers
+from torch import nn
 
 TRANSFORMERS_VERSION = transformers.__version__
 TRANSFORMERS_MAJOR = int(TRANSFORMERS_VERSION.split(".")[0])

@@ -151,7 +151,8 @@ def run_check(
         if isinstance(want, torch.Tensor):
             want = want.to(got.device)
         if got.is_floating_point() and not torch.isfinite(got).all():
-            raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}); look for a division by zero or a log/sqrt of a negative number")
+            raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}); "
+                                 "look for a division by zero or a log/sqrt of a negative number")
         if _close(got, want, rtol, atol):
             continue
         for explanation, wrong in (mistakes or {}).items():
