@@ -11,10 +11,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from vit_tutorial.tolerance import ATTENTION_WEIGHTS, assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial import attention as A
 from vit_tutorial import bridge
+from vit_tutorial.tolerance import ATTENTION_WEIGHTS, assert_equivalent
 
 TOL_W = ATTENTION_WEIGHTS
 TOL_OUT = dict(rtol=1e-5, atol=1e-5)

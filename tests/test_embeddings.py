@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial import embeddings as E
 from vit_tutorial.bridge import vit_model
+from vit_tutorial.tolerance import assert_equivalent
 
 # the patch embedding is a matmul instead of a convolution: float32 sums in another order
 RTOL, ATOL = 1e-4, 1e-5

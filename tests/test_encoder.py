@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
 from vit_tutorial.encoder import encoder, encoder_layer, final_norm
+from vit_tutorial.tolerance import assert_equivalent
 
 SMALL = dict(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96, image_size=40, patch_size=8)
 

@@ -4,10 +4,10 @@ import torch
 from transformers import ViTModel
 from transformers.models.vit.modeling_vit import ViTPooler
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial import head
 from vit_tutorial.bridge import vit_model
+from vit_tutorial.tolerance import assert_equivalent
 
 # Each helper is a handful of float32 operations, the same ones HuggingFace uses: they agree
 # to a few float32 rounding steps.

@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.bridge import layer_parts, vit_model
 from vit_tutorial.layernorm import batch_norm, layer_norm, layer_norm_module, normalize
+from vit_tutorial.tolerance import assert_equivalent
 
 SMALL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, image_size=32, patch_size=8)
 

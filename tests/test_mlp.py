@@ -4,10 +4,10 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.bridge import call_mlp, encoder_layers, layer_parts, vit_model
 from vit_tutorial.mlp import ACTIVATIONS, activation, activation_name, gelu, gelu_tanh, intermediate, mlp, output, relu
+from vit_tutorial.tolerance import assert_equivalent
 
 SMALL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, image_size=32, patch_size=8)
 

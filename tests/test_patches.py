@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial import patches as P
 from vit_tutorial.bridge import vit_model
+from vit_tutorial.tolerance import assert_equivalent
 
 # float32 matmul vs convolution: the sums of 768 products are accumulated in different orders.
 RTOL, ATOL = 1e-4, 1e-5

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.attention import self_attention
 from vit_tutorial.bridge import call_attention, encoder_layers, layer_parts, vit_model
@@ -15,6 +14,7 @@ from vit_tutorial.residual import (
     pre_norm_residual,
     token_norms,
 )
+from vit_tutorial.tolerance import assert_equivalent
 
 SMALL = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=16, patch_size=4)
 

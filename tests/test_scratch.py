@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from vit_tutorial.tolerance import assert_equivalent
 import vit_tutorial as vt
 from vit_tutorial.scratch import vit_forward, vit_trace
+from vit_tutorial.tolerance import assert_equivalent
 
 # Twelve layers of float32 arithmetic done in a different order (a matmul instead of a
 # convolution, our own LayerNorm and softmax): logits of size ~1-10 agree to ~1e-5.

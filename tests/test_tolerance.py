@@ -13,8 +13,7 @@ from vit_tutorial import scratch
 from vit_tutorial.attention import self_attention
 from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
 from vit_tutorial.encoder import encoder_layer
-from vit_tutorial.tolerance import (ATTENTION_WEIGHTS, allowed_error, assert_equivalent, equivalence_margin,
-                                    token_scale)
+from vit_tutorial.tolerance import ATTENTION_WEIGHTS, allowed_error, assert_equivalent, equivalence_margin, token_scale
 from vit_tutorial.trained_like import TARGETS, activation_stats
 
 
