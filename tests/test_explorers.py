@@ -1,0 +1,178 @@
+"""The explorers (vit_tutorial.explorers): their data, their mime bundle, and each one driven
+in headless Chromium from a small static page served on loopback (the book's host.js and
+modules, nothing from the network). The built book's pages are driven by test_browser.py."""
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import torch
+
+from vit_tutorial import explorers
+from vit_tutorial.explorers import _base
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _host_extension():
+    spec = importlib.util.spec_from_file_location("explorers_host", ROOT / "book" / "_ext" / "explorers_host.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- packing
+@pytest.mark.parametrize("bits", [8, 4])
+def test_pack_round_trip_within_half_a_step(bits):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 7, 33)) * np.arange(1, 34)  # rows of very different ranges
+    packed = explorers.pack(a, bits)
+    back = explorers.unpack(packed)
+    assert back.shape == a.shape
+    rows = a.reshape(-1, 33)
+    step = (rows.max(1) - rows.min(1)) / ((1 << bits) - 1)
+    err = np.abs(back - a).reshape(-1, 33).max(1)
+    assert (err <= step / 2 + 1e-5 * np.abs(rows).max(1)).all()
+    # the extremes of every row survive (up to float32)
+    np.testing.assert_allclose(back.reshape(-1, 33).max(1), rows.max(1), rtol=1e-6)
+
+
+def test_pack_rejects_bad_input():
+    with pytest.raises(ValueError, match="bits"):
+        explorers.pack(np.zeros(3), bits=5)
+    with pytest.raises(ValueError, match="NaN"):
+        explorers.pack(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="non-empty"):
+        explorers.pack(np.zeros((2, 0)))
+
+
+def test_unknown_explorer_is_refused():
+    with pytest.raises(ValueError, match="unknown explorer"):
+        explorers.make("nope", {})
+
+
+def test_every_name_has_a_module_with_render():
+    for name in explorers.NAMES:
+        source = explorers.module_source(name)
+        assert "export default { render }" in source, name
+        assert "http://" not in source and "https://" not in source, f"{name}: no network in a module"
+
+
+def test_mime_bundle_has_widget_view_and_static_html():
+    e = explorers.activations(torch.randn(1000))
+    data, _ = e._repr_mimebundle_()
+    assert WIDGET_VIEW in data and "text/html" in data
+    html = data["text/html"]
+    assert 'data-explorer="activations"' in html
+    payload = re.search(r'<script type="application/json" class="vt-explorer-data">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(payload) == e.data
+    assert "<script src" not in html and "import(" not in html  # the host loads the module, not the output
+
+
+def test_static_html_escapes_script_end():
+    html = explorers.static_html("activations", {"stamp": "</script><b>x"})
+    assert html.count("</script>") == 1
+
+
+# --------------------------------------------------------------------------- the explorers in a browser
+def _explorer_set(model) -> list:
+    """One of each explorer, built from small or random inputs."""
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(224, 224, 3, generator=g).numpy()
+    maps = torch.softmax(torch.randn(3, 4, 197, 197, generator=g) * 3, dim=-1)
+    pos = torch.randn(1, 197, 64, generator=g)
+    return [
+        explorers.activations(torch.randn(2000, generator=g), source="random weights (test)"),
+        explorers.attention(photo, maps, source="random weights (test)"),
+        explorers.positions(pos),
+    ]
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory, model):
+    """A static page holding every explorer's text/html, with _static/explorers from the host extension."""
+    root = tmp_path_factory.mktemp("explorers")
+    _host_extension().write_modules(root)
+    items = _explorer_set(model)
+    body = "\n".join(f"<section>{e._repr_mimebundle_()[0]['text/html']}</section>" for e in items)
+    (root / "index.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<link rel='stylesheet' href='_static/explorers/explorers.css'>"
+        "<script type='module' src='_static/explorers/host.js'></script></head>"
+        f"<body style='max-width:900px;margin:auto'>{body}</body></html>", encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html", [e.name for e in items]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("VIT_TUTORIAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 400])
+def test_every_explorer_works_offline(harness, chromium, width):
+    from _explorer_driver import drive
+
+    url, names = harness
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    blocked, errors = [], []
+
+    def route(r):
+        if urlparse(r.request.url).hostname in ("127.0.0.1", "localhost") or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="load")
+    reports = drive(page)
+    page.screenshot(path=str(_shots() / f"explorers-{width}.png"), full_page=True)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    context.close()
+    assert [r["name"] for r in reports] == names
+    for r in reports:
+        assert r["failed"] is None, f"{r['name']}: {r['failed']}"
+        assert r["controls"], f"{r['name']}: no controls found"
+        assert not r["unchanged"], f"{r['name']}: the drawing did not change for {r['unchanged']}"
+    assert not errors, errors
+    assert not blocked, blocked
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+
+
+def _shots() -> Path:
+    path = ROOT / "test-artifacts" / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
