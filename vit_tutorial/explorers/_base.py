@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 JS_DIR = Path(__file__).resolve().parent / "js"
-NAMES = ("activations", "attention", "positions")
+NAMES = ("patches", "positions", "attention", "layernorm", "residual", "activations",
+         "predictions", "rollout", "digits", "agreement")
 MIME_HTML = "text/html"
 
 
