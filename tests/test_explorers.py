@@ -86,6 +86,78 @@ def test_static_html_escapes_script_end():
     assert html.count("</script>") == 1
 
 
+# --------------------------------------------------------------------------- what the explorers send
+def test_stream_norms_match_huggingface(model):
+    """The residual explorer's stream lengths are those of HuggingFace's hidden states."""
+    import vit_tutorial as vt
+    from vit_tutorial.bridge import vit_model
+
+    pixels = vt.preprocess(vt.load_image("cat")).to(next(model.parameters()).device)
+    with torch.no_grad():
+        emb = vit_model(model).embeddings(pixels)
+        hf = model(pixels, output_hidden_states=True).hidden_states
+    norms = explorers.stream_norms(emb, model)
+    expected = torch.stack([h[0].norm(dim=-1) for h in hf]).cpu()
+    # HF's last hidden state is after the final LayerNorm in some versions: compare the layers' outputs
+    torch.testing.assert_close(norms["stream"][:-1], expected[:-1], rtol=1e-4, atol=1e-4)
+    assert norms["attention"].shape == norms["mlp"].shape == (12, 197)
+    # stream = previous stream + attention + mlp, so its length is at most the sum of the three
+    assert (norms["stream"][1:] <= norms["stream"][:-1] + norms["attention"] + norms["mlp"] + 1e-3).all()
+
+
+def test_attention_sends_the_chosen_queries_within_4_bits():
+    g = torch.Generator().manual_seed(1)
+    maps = torch.softmax(torch.randn(2, 3, 17, 17, generator=g), -1)  # a 4 x 4 grid
+    e = explorers.attention(np.zeros((32, 32, 3)), maps, query_stride=2)
+    queries = e.data["queries"]
+    assert queries == [0, 1, 3, 9, 11]
+    sent = explorers.unpack(e.data["maps"])  # (2, 3, 5, 16)
+    want = maps[:, :, queries, 1:].numpy()
+    step = (want.max(-1, keepdims=True) - want.min(-1, keepdims=True)) / 15
+    assert (np.abs(sent - want) <= step / 2 + 1e-6).all()
+    np.testing.assert_allclose(explorers.unpack(e.data["cls"]), maps[:, :, queries, 0].numpy(), atol=1 / 255)
+    with pytest.raises(ValueError, match="layers, heads"):
+        explorers.attention(np.zeros((32, 32, 3)), maps[0])
+    with pytest.raises(ValueError, match="query token"):
+        explorers.attention(np.zeros((32, 32, 3)), maps, query=17)
+
+
+def test_layernorm_statistics_are_exact():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 5, 64, generator=g, dtype=torch.float64) * 3 + 1
+    w, b = torch.rand(64, generator=g, dtype=torch.float64), torch.randn(64, generator=g, dtype=torch.float64)
+    e = explorers.layernorm(x, w, b, 1e-6)
+    ref = torch.nn.functional.layer_norm(x, (64,), w, b, 1e-6)[0]
+    stats = np.array(e.data["stats"])
+    np.testing.assert_allclose(stats[:, 0], x[0].mean(-1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(stats[:, 4], ref.mean(-1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(stats[:, 5], ref.std(-1, unbiased=False).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="weight and bias"):
+        explorers.layernorm(x, w[:3], b)
+
+
+def test_positions_drops_cls_and_checks_index():
+    pos = torch.randn(1, 197, 8)
+    e = explorers.positions(pos)
+    assert explorers.unpack(e.data["embeddings"]).shape == (196, 8)
+    with pytest.raises(ValueError, match="index"):
+        explorers.positions(pos, index=196)
+
+
+def test_predictions_top5_match_the_model(model):
+    import vit_tutorial as vt
+    from vit_tutorial import head
+
+    e = explorers.predictions(model, {"the cat": "cat"})
+    (photo,) = e.data["photos"]
+    with torch.no_grad():
+        logits = model(vt.preprocess(vt.load_image("cat")).to(next(model.parameters()).device)).logits
+    want = head.top_k(logits, k=5)[0]
+    assert photo["title"] == "the cat" and [label for label, _ in photo["top"]] == [label for label, _ in want]
+    np.testing.assert_allclose([p for _, p in photo["top"]], [p for _, p in want], atol=1e-4)
+    assert photo["photo"].startswith("data:image/jpeg;base64,")
+
+
 # --------------------------------------------------------------------------- the explorers in a browser
 def _explorer_set(model) -> list:
     """One of each explorer, built from small or random inputs (and the random ViT-B/16)."""

@@ -9,6 +9,8 @@ extension then
   runs live), ``host.js`` and ``explorers.css`` into ``_static/explorers/`` of the build;
 * loads ``host.js`` (an ES module) and the stylesheet on every page; ``host.js`` mounts each
   ``[data-explorer]`` it finds and does nothing elsewhere;
+* adds ``<link rel="modulepreload">`` for the explorers a page holds, so their modules load
+  while the page is parsed (the first picture comes sooner);
 * drops the ipywidgets state that nbclient saves in an executed notebook's metadata, which
   myst-nb would otherwise embed in the page (hundreds of KB nothing can use, plus scripts
   from a CDN): with the text/html fallback no widget manager runs in the book.
@@ -56,10 +58,24 @@ def _drop_widget_state(app, pagename, templatename, context, doctree):
         del js_files[key]
 
 
+def _preload_modules(app, pagename, templatename, context, doctree):
+    """On a page with explorers, let the browser fetch their modules while it parses the HTML."""
+    import re
+
+    body = context.get("body") or ""
+    names = sorted(set(re.findall(r'data-explorer="([a-z_]+)"', body)))
+    if not names or "pathto" not in context:
+        return
+    links = "".join(f'<link rel="modulepreload" href="{context["pathto"](f"_static/{STATIC_DIR}/{n}.js", 1)}">\n'
+                    for n in names)
+    context["metatags"] = context.get("metatags", "") + links
+
+
 def setup(app):
     app.add_js_file(f"{STATIC_DIR}/host.js", type="module")
     app.add_css_file(f"{STATIC_DIR}/explorers.css")
     # before myst-nb's own handler (priority 500) turns the page's js_files into <script> tags
     app.connect("html-page-context", _drop_widget_state, priority=400)
+    app.connect("html-page-context", _preload_modules)
     app.connect("build-finished", _copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
