@@ -194,14 +194,14 @@ def _explorer_set(model) -> list:
 def harness(tmp_path_factory, model):
     """A static page holding every explorer's text/html, with _static/explorers from the host extension."""
     root = tmp_path_factory.mktemp("explorers")
-    _host_extension().write_modules(root)
+    host = _host_extension()
+    host.write_modules(root)
     items = _explorer_set(model)
     body = "\n".join(f"<section>{e._repr_mimebundle_()[0]['text/html']}</section>" for e in items)
     (root / "index.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<link rel='stylesheet' href='_static/explorers/explorers.css'>"
-        "<script type='module' src='_static/explorers/host.js'></script></head>"
+        + host.head_html([e.name for e in items], lambda f: f"_static/explorers/{f}") + "</head>"
         f"<body style='max-width:900px;margin:auto'>{body}</body></html>", encoding="utf-8")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a: None

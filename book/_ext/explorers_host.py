@@ -7,10 +7,10 @@ extension then
 
 * writes each explorer's ES module (``_common.js`` + ``NAME.js``, exactly the module anywidget
   runs live), ``host.js`` and ``explorers.css`` into ``_static/explorers/`` of the build;
-* loads ``host.js`` (an ES module) and the stylesheet on every page; ``host.js`` mounts each
-  ``[data-explorer]`` it finds and does nothing elsewhere;
-* adds ``<link rel="modulepreload">`` for the explorers a page holds, so their modules load
-  while the page is parsed (the first picture comes sooner);
+* on each page that holds explorers (and only there) adds the stylesheet and one inline
+  module script that imports ``host.js`` and those explorers' modules *statically*: they are
+  fetched while the page is parsed and run before DOMContentLoaded, so the first picture does
+  not wait for MathJax or the theme's scripts (a dynamic ``import()`` did, by up to 800 ms);
 * drops the ipywidgets state that nbclient saves in an executed notebook's metadata, which
   myst-nb would otherwise embed in the page (hundreds of KB nothing can use, plus scripts
   from a CDN): with the text/html fallback no widget manager runs in the book.
@@ -58,24 +58,38 @@ def _drop_widget_state(app, pagename, templatename, context, doctree):
         del js_files[key]
 
 
-def _preload_modules(app, pagename, templatename, context, doctree):
-    """On a page with explorers, let the browser fetch their modules while it parses the HTML."""
+def head_html(names, url) -> str:
+    """What a page with the explorers ``names`` needs in its head: the stylesheet and one inline
+    module script that imports ``host.js`` and those explorers' modules *statically* (fetched
+    while the page is parsed, run before DOMContentLoaded) and mounts every ``[data-explorer]``.
+    ``url(file)``: the address of ``_static/explorers/<file>`` from the page."""
+    import json
+
+    def spec(file):  # a module specifier must be "./x", "../x", "/x" or a full URL
+        u = url(file)
+        return u if u.startswith(("./", "../", "/")) or "://" in u else "./" + u
+
+    names = sorted(set(names))
+    imports = "".join(f"import m{i} from {json.dumps(spec(n + '.js'))};" for i, n in enumerate(names))
+    table = ",".join(f"{json.dumps(n)}:m{i}" for i, n in enumerate(names))
+    return (f'<link rel="stylesheet" href="{url("explorers.css")}">\n'
+            f'<script type="module">import {{mountAll}} from {json.dumps(spec("host.js"))};{imports}'
+            f'mountAll({{{table}}});</script>\n')
+
+
+def _mount_explorers(app, pagename, templatename, context, doctree):
+    """Pages with explorers get :func:`head_html`; pages without load nothing of ours."""
     import re
 
-    body = context.get("body") or ""
-    names = sorted(set(re.findall(r'data-explorer="([a-z_]+)"', body)))
-    if not names or "pathto" not in context:
-        return
-    links = "".join(f'<link rel="modulepreload" href="{context["pathto"](f"_static/{STATIC_DIR}/{n}.js", 1)}">\n'
-                    for n in names)
-    context["metatags"] = context.get("metatags", "") + links
+    names = re.findall(r'data-explorer="([a-z_]+)"', context.get("body") or "")
+    if names and "pathto" in context:
+        url = lambda file: context["pathto"](f"_static/{STATIC_DIR}/{file}", 1)  # noqa: E731
+        context["metatags"] = context.get("metatags", "") + head_html(names, url)
 
 
 def setup(app):
-    app.add_js_file(f"{STATIC_DIR}/host.js", type="module")
-    app.add_css_file(f"{STATIC_DIR}/explorers.css")
     # before myst-nb's own handler (priority 500) turns the page's js_files into <script> tags
     app.connect("html-page-context", _drop_widget_state, priority=400)
-    app.connect("html-page-context", _preload_modules)
+    app.connect("html-page-context", _mount_explorers)
     app.connect("build-finished", _copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
