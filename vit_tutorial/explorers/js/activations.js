@@ -23,9 +23,9 @@ const vtActs = {
 
 function vtAxes(ctx, x0, y0, w, h, xlo, xhi, ylo, yhi, title) {
   ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.strokeRect(x0, y0, w, h);
-  ctx.fillStyle = "#333"; ctx.font = "13px sans-serif"; ctx.textBaseline = "bottom"; ctx.textAlign = "left";
+  ctx.fillStyle = "#333"; ctx.font = "16px sans-serif"; ctx.textBaseline = "bottom"; ctx.textAlign = "left";
   ctx.fillText(title, x0, y0 - 4);
-  ctx.font = "12px sans-serif"; ctx.textBaseline = "top";
+  ctx.font = "15px sans-serif"; ctx.textBaseline = "top";
   ctx.fillText(vtFmt(xlo), x0, y0 + h + 3); ctx.textAlign = "right"; ctx.fillText(vtFmt(xhi), x0 + w, y0 + h + 3);
   ctx.textBaseline = "middle"; ctx.fillText(vtFmt(yhi), x0 - 4, y0 + 6); ctx.fillText(vtFmt(ylo), x0 - 4, y0 + h - 6);
   if (ylo < 0 && yhi > 0) { // y = 0
@@ -85,9 +85,9 @@ function render({ model, el }) {
     vtCurve(ctx, xs, ys.relu, x0, 24, w, 220, ylo, yhi, "#55A868");
     vtCurve(ctx, xs, ys.exact, x0, 24, w, 220, ylo, yhi, "#4C72B0");
     vtCurve(ctx, xs, ys.tanh, x0, 24, w, 220, ylo, yhi, "#DD8452", [6, 4]);
-    ctx.font = "12px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+    ctx.font = "15px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
     [["#4C72B0", "GELU (exact, erf)"], ["#DD8452", "GELU (tanh approx.)"], ["#55A868", "ReLU"]].forEach(([c, t], i) => {
-      ctx.fillStyle = c; ctx.fillRect(x0 + 8, 36 + i * 16, 14, 3); ctx.fillStyle = "#333"; ctx.fillText(t, x0 + 26, 37 + i * 16);
+      ctx.fillStyle = c; ctx.fillRect(x0 + 8, 38 + i * 20, 14, 3); ctx.fillStyle = "#333"; ctx.fillText(t, x0 + 26, 39 + i * 20);
     });
     vtAxes(ctx, x0, 290, w, 100, lo, hi, glo, ghi, "exact − tanh GELU");
     vtCurve(ctx, xs, ys.gap, x0, 290, w, 100, glo, ghi, "#C44E52");

@@ -6,17 +6,19 @@ function render({ model, el }) {
   const x = vtUnpack(data.x), normed = vtUnpack(data.normed).values, after = vtUnpack(data.after).values;
   const [n, D] = x.shape;
   const state = { token: data.token, view: "histogram" };
-  const canvas = vtCanvas(720, 300, "the token's values before, normalised and after gamma and beta");
-  ui.figure.append(canvas);
-  const ctx = canvas.getContext("2d");
   const names = ["before (the embedding)", "normalised", "after γ and β"];
+  const canvases = names.map((nm) => vtCanvas(240, 270, `the token's values: ${nm}`));
+  ui.figure.append(...canvases.map((c) => vtEl("div", { style: "flex: 1 1 200px; max-width: 240px" }, c)));
+  let ctx = null;
 
   function panel(values, off, k, mean, std) {
-    const x0 = k * 240 + 10, y0 = 44, w = 220, h = 200;
+    ctx = canvases[k].getContext("2d");
+    ctx.clearRect(0, 0, 240, 270);
+    const x0 = 10, y0 = 44, w = 220, h = 200;
     let lo = Infinity, hi = -Infinity;
     for (let d = 0; d < D; d++) { const v = values[off + d]; if (v < lo) lo = v; if (v > hi) hi = v; }
     if (hi <= lo) hi = lo + 1;
-    ctx.fillStyle = "#333"; ctx.font = "13px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+    ctx.fillStyle = "#333"; ctx.font = "14px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
     ctx.fillText(names[k], x0, 4);
     ctx.fillText(`mean ${vtFmt(mean, 3)}, std ${vtFmt(std, 3)}`, x0, 22);
     ctx.strokeStyle = "#bbb"; ctx.strokeRect(x0, y0, w, h);
@@ -40,7 +42,6 @@ function render({ model, el }) {
 
   function draw() {
     const t = state.token, s = data.stats[t];
-    ctx.clearRect(0, 0, 720, 300);
     panel(x.values, t * D, 0, s[0], s[1]);
     panel(normed, t * D, 1, s[2], s[3]);
     panel(after, t * D, 2, s[4], s[5]);
