@@ -106,3 +106,30 @@ def drive(page, timeout_ms: int = 10_000) -> list[dict]:
                 report["unchanged"].append(f"click on canvas {c}")
         reports.append(report)
     return reports
+
+
+def drive_keyboard(page) -> list[str]:
+    """Operate every control from the keyboard (Tab focus + arrow keys); returns the controls
+    whose key press did not change the drawing."""
+    unchanged = []
+    names = page.evaluate(JS_ROOTS)
+    for i, name in enumerate(names):
+        controls = page.locator("[data-explorer]").nth(i).locator(".vt-controls input, .vt-controls select")
+        for k in range(controls.count()):
+            control = controls.nth(k)
+            if control.is_disabled():
+                continue
+            kind = control.evaluate("c => c.type")
+            before = page.evaluate(JS_SNAPSHOT, i)
+            control.focus()
+            if kind == "checkbox":
+                page.keyboard.press("Space")
+            else:  # a range steps, a select moves to its next option (at the end: back one)
+                at_end = control.evaluate(
+                    "c => c.tagName === 'SELECT' ? c.selectedIndex === c.options.length - 1 : Number(c.value) >= Number(c.max)")
+                page.keyboard.press("ArrowLeft" if at_end and kind == "range" else "ArrowUp" if at_end else
+                                    "ArrowRight" if kind == "range" else "ArrowDown")
+            page.wait_for_timeout(30)
+            if page.evaluate(JS_SNAPSHOT, i) == before:
+                unchanged.append(f"{name}: control {k} ({kind})")
+    return unchanged

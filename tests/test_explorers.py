@@ -230,7 +230,7 @@ def chromium():
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 400])
 def test_every_explorer_works_offline(harness, chromium, width):
-    from _explorer_driver import drive
+    from _explorer_driver import drive, drive_keyboard
 
     url, names = harness
     context = chromium.new_context(viewport={"width": width, "height": 900})
@@ -249,6 +249,7 @@ def test_every_explorer_works_offline(harness, chromium, width):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url, wait_until="load")
     reports = drive(page)
+    by_keyboard = drive_keyboard(page)
     page.screenshot(path=str(_shots() / f"explorers-{width}.png"), full_page=True)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     context.close()
@@ -257,6 +258,7 @@ def test_every_explorer_works_offline(harness, chromium, width):
         assert r["failed"] is None, f"{r['name']}: {r['failed']}"
         assert r["controls"], f"{r['name']}: no controls found"
         assert not r["unchanged"], f"{r['name']}: the drawing did not change for {r['unchanged']}"
+    assert not by_keyboard, f"controls a key press did not operate: {by_keyboard}"
     assert not errors, errors
     assert not blocked, blocked
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"

@@ -254,6 +254,10 @@ def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = No
     Shows :func:`plot_attention_view`. With an interactive Matplotlib backend (``%matplotlib
     widget``) a click on the photo picks the query patch. ``query`` is the first token shown
     (0 = [CLS]). Returns the widget box to display.
+
+    It needs a running kernel (and its ``Output`` widget needs :mod:`vit_tutorial.nbexec` under
+    headless nbclient). The book uses :func:`vit_tutorial.explorers.attention` instead, which
+    also runs in the static HTML.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
