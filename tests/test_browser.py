@@ -429,10 +429,7 @@ def _record(page: str, key: str, value) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
 def test_explorers_and_budget(page, visit):
     """Every explorer on the page works offline; the page fits its weight and time budgets."""
-    import sys as _sys
-
-    _sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _explorer_driver import drive
+    from _explorer_driver import drive  # tests/ is on sys.path (pytest's rootdir conftest)
 
     v = visit(page + ".html")
     v.page.wait_for_load_state("load")
