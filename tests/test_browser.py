@@ -72,9 +72,10 @@ EXPECTED_EXPLORERS = {  # page -> the explorers it must hold
     "book/04_attention": {"attention"},
     "book/05_layernorm": {"layernorm"},
     "book/06_residual": {"residual"},
-    "book/07_mlp_encoder": {"activations"},
+    "book/07_mlp_encoder": {"activations", "residual"},
+    "book/08_pooler": {"agreement"},
     "book/09_classifier": {"predictions"},
-    "book/A1_what_the_model_learned": {"rollout"},
+    "book/A1_what_the_model_learned": {"rollout", "positions"},
     "book/A2_tiny_vit_digits": {"digits"},
 }
 
