@@ -7,6 +7,14 @@ that every local link, image, stylesheet and script answers 200, that chapter pa
 static figure above it, and that the navigation lists every page. The search page must
 find "attention". A screenshot of each page goes to ``test-artifacts/screenshots/``.
 
+The explorers (``vit_tutorial.explorers``, root element ``[data-explorer]``) are driven on
+every page: each control is changed and the drawing must change, with no console error
+(``tests/_explorer_driver.py``). Each page weighs at most :data:`PAGE_BUDGET` bytes (its
+HTML with the embedded data, its images and the explorer modules it loads), and each
+explorer draws its first picture within :data:`FIRST_PICTURE_MS` of the HTML being parsed.
+At desktop width no printed output line is wider than its box, and at 400 px no page
+scrolls sideways. ``test-artifacts/page-weights.json`` records what was measured.
+
 Every request that leaves the loopback interface (MathJax, widget scripts and fonts from
 public CDNs, launch-button targets) is aborted at once, so the test never depends on, or
 waits for, the network.
@@ -52,6 +60,24 @@ CHAPTER = re.compile(r"^book/\d\d_")  # numbered chapters must show a figure
 SEARCH_TERM = "attention"
 TIMEOUT_MS = 30_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PAGE_BUDGET = 3_000_000  # bytes: HTML (with the explorers' data), images, explorer modules
+FIRST_PICTURE_MS = 200  # an explorer's first picture, at most this long after the page's load event
+# console.error lines of the theme itself, not of anything the book adds: pydata-sphinx-theme
+# logs this on a first visit, when the browser has no stored light/dark preference yet
+THEME_CONSOLE_NOISE = ("Got invalid theme mode",)
+PHONE_WIDTH = 400
+EXPECTED_EXPLORERS = {  # page -> the explorers it must hold
+    "book/02_patch_embeddings": {"patches"},
+    "book/03_cls_position_dropout": {"positions"},
+    "book/04_attention": {"attention"},
+    "book/05_layernorm": {"layernorm"},
+    "book/06_residual": {"residual"},
+    "book/07_mlp_encoder": {"activations", "residual"},
+    "book/08_pooler": {"agreement"},
+    "book/09_classifier": {"predictions"},
+    "book/A1_what_the_model_learned": {"rollout", "positions"},
+    "book/A2_tiny_vit_digits": {"digits"},
+}
 
 
 # --------------------------------------------------------------------------- what to visit
@@ -176,17 +202,19 @@ def browser():
 class Visit:
     """One page opened in a fresh browser context, with what happened on the way."""
 
-    def __init__(self, browser, url: str):
+    def __init__(self, browser, url: str, width: int = 1280):
         self.blocked: list[str] = []  # requests that tried to leave the machine
         self.failed: list[str] = []  # loopback responses >= 400, or loopback requests that failed
         self.errors: list[str] = []  # uncaught JavaScript exceptions
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.console: list[str] = []  # console.error messages
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
         self.page.on("response", self._response)
         self.page.on("requestfailed", self._request_failed)
         self.page.on("pageerror", lambda err: self.errors.append(str(err)))
+        self.page.on("console", lambda msg: self.console.append(msg.text) if msg.type == "error" else None)
         self.response = self.page.goto(url, wait_until="load")
 
     def _route(self, route):
@@ -212,8 +240,8 @@ class Visit:
 def visit(browser, server):
     opened: list[Visit] = []
 
-    def open_page(path: str) -> Visit:
-        v = Visit(browser, server + path)
+    def open_page(path: str, width: int = 1280) -> Visit:
+        v = Visit(browser, server + path, width)
         opened.append(v)
         return v
 
@@ -354,6 +382,97 @@ def test_page(page, visit, server):
     # no JavaScript of our own breaks (scripts that need a CDN are blocked, not broken)
     own_errors = [e for e in v.errors if not v.blocked]
     assert not own_errors, f"{page}: JavaScript errors: {own_errors}"
+
+    # at desktop width no printed output line is wider than its box
+    wide = v.page.evaluate(JS_WIDE_OUTPUT)
+    assert not wide, f"{page}: {len(wide)} printed output block(s) wider than their box, e.g. {wide[:2]}"
+
+
+JS_WIDE_OUTPUT = """
+() => Array.from(document.querySelectorAll('main .cell_output pre, main .output pre'))
+  .filter(p => p.scrollWidth > p.clientWidth + 1)
+  .map(p => `${p.scrollWidth}>${p.clientWidth}: ${p.textContent.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 80)}`)
+"""
+
+# What a page weighs: the HTML document (with the explorers' data), its images, and the
+# explorer modules; the theme's shared CSS/JS/fonts and MathJax are listed apart (cached once
+# for the whole book).
+JS_WEIGHT = r"""
+() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const out = {html: nav.encodedBodySize || nav.transferSize, images: 0, explorers: 0, shared: 0};
+  for (const r of performance.getEntriesByType('resource')) {
+    const size = r.encodedBodySize || r.transferSize || 0;
+    if (r.name.startsWith('data:')) continue;
+    if (r.initiatorType === 'img' || /\/_images\//.test(r.name)) out.images += size;
+    else if (/\/_static\/explorers\//.test(r.name)) out.explorers += size;
+    else out.shared += size;
+  }
+  // images embedded in the HTML as data: URIs are already in the html count
+  return out;
+}
+"""
+
+JS_SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def _record(page: str, key: str, value) -> None:
+    """Add what was measured to test-artifacts/page-weights.json (for the closing note)."""
+    import json
+
+    path = ROOT / "test-artifacts" / "page-weights.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(page, {})[key] = value
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
+def test_explorers_and_budget(page, visit):
+    """Every explorer on the page works offline; the page fits its weight and time budgets."""
+    from _explorer_driver import drive  # tests/ is on sys.path (pytest's rootdir conftest)
+
+    v = visit(page + ".html")
+    v.page.wait_for_load_state("load")
+    v.page.wait_for_timeout(300)  # late resources (fonts, MathJax) into the timing buffer
+    weight = v.page.evaluate(JS_WEIGHT)
+    own = weight["html"] + weight["images"] + weight["explorers"]
+    _record(page, "weight", {**weight, "page": own})
+    assert own <= PAGE_BUDGET, f"{page}: weighs {own / 1e6:.2f} MB > {PAGE_BUDGET / 1e6:.0f} MB ({weight})"
+
+    reports = drive(v.page)
+    names = {r["name"] for r in reports}
+    expected = EXPECTED_EXPLORERS.get(page, set())
+    assert expected <= names, f"{page}: missing explorer(s) {sorted(expected - names)} (found {sorted(names)})"
+    firsts = {}
+    for r in reports:
+        assert r["failed"] is None, f"{page}: explorer {r['name']} failed: {r['failed']}"
+        assert r["controls"], f"{page}: explorer {r['name']} has no controls"
+        assert not r["unchanged"], f"{page}: explorer {r['name']}: nothing changed for {r['unchanged']}"
+        t = r["timing"]  # ms since navigation start; after_load < 0: drawn before the load event
+        firsts[r["name"]] = {"at": round(t["first"], 1), "after_parse": round(t["first"] - t["interactive"], 1),
+                             "after_load": round(t["first"] - t["load"], 1)}
+    if firsts:
+        _record(page, "first_picture_ms", firsts)
+    slow = {k: f for k, f in firsts.items() if f["after_load"] > FIRST_PICTURE_MS}
+    assert not slow, f"{page}: first picture later than {FIRST_PICTURE_MS} ms after page load: {slow}"
+    console = [m for m in v.console if not (v.blocked and "ERR_INTERNET_DISCONNECTED" in m)
+               and not any(noise in m for noise in THEME_CONSOLE_NOISE)]
+    assert not console, f"{page}: console errors: {console}"
+    assert not v.errors, f"{page}: JavaScript errors: {v.errors}"
+    off = [u for u in v.blocked if "/_static/explorers/" in u]
+    assert not off, f"{page}: an explorer asked the network for {off}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
+def test_phone_width(page, visit):
+    """At 400 px no page scrolls sideways (wide code and tables scroll inside their own box)."""
+    v = visit(page + ".html", width=PHONE_WIDTH)
+    v.page.wait_for_load_state("load")
+    v.page.wait_for_timeout(200)
+    v.page.screenshot(path=str(screenshot_dir() / f"{page_id(page)}.{PHONE_WIDTH}.png"), full_page=True)
+    sideways = v.page.evaluate(JS_SIDEWAYS)
+    assert sideways <= 0, f"{page}: scrolls sideways by {sideways} px at {PHONE_WIDTH} px"
 
 
 def test_navigation_lists_every_page(visit):

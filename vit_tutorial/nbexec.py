@@ -10,13 +10,20 @@ sleeps until the cell timeout (300 s in this book) and only then finds the reply
 arrived long before. In this book it struck about one run in three of a notebook with
 ``widgets.interact`` (appendix A1, chapter 8), and cost CI five minutes each time.
 
+Who still needs it: the book's own notebooks no longer hold any ``Output`` widget (their
+``widgets.interact`` cells became :mod:`vit_tutorial.explorers`, which send nothing on the
+shell socket), so the book's Sphinx build no longer installs it. The grader
+(:mod:`vit_tutorial.grade`) does: it runs students' notebooks, which may hold a
+``widgets.interact`` of their own. The pytest plugin keeps it too, as a free safety net for
+any notebook nbmake runs.
+
 The guard: :func:`patch` makes the async channels wait in short slices. Each new slice asks
 ZeroMQ for the socket's state afresh, so a lost edge costs at most :data:`SLICE_S` seconds.
 Timeouts keep their meaning; nothing else changes.
 
     >>> from vit_tutorial import nbexec
     >>> nbexec.patch()          # in the process that runs nbclient (done for you by the
-    ...                         # project's pytest settings, its Sphinx extension and the grader)
+    ...                         # project's pytest settings and the grader)
 
 It is also a pytest plugin: ``pytest -p vit_tutorial.nbexec --nbmake ...``. As a plugin it
 also shares the cores out when pytest-xdist runs several workers (``-n 2``): each worker,

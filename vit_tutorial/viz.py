@@ -190,6 +190,18 @@ def plot_query_attention(ax, image_display, weights, query: int, *, grid=None, t
     return mapped
 
 
+STAMP_FONTSIZE = 9  # points: legible once the figure is scaled to the page (6 pt came out about 5 px high)
+
+
+def stamp_figure(fig, stamp: str):
+    """Write ``stamp`` (which weights drew this) at the bottom right of ``fig``.
+
+    It is the figure's x super-label, so a later ``tight_layout`` leaves room for it instead
+    of drawing axis labels over it. Returns the Text.
+    """
+    return fig.supxlabel(stamp, x=0.99, ha="right", fontsize=STAMP_FONTSIZE, color="dimgray")
+
+
 def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, size: float = 1.6, suptitle: str | None = None, stamp: str | None = None):
     """Every head of one layer side by side: ``layer_weights`` ``(heads, N, N)`` -> a Figure
     with one :func:`plot_query_attention` panel per head (each with its own colour scale)."""
@@ -210,7 +222,7 @@ def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, 
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     if stamp:
-        fig.text(0.99, 0.005, stamp, ha="right", va="bottom", fontsize=6, color="gray")
+        stamp_figure(fig, stamp)
     fig.tight_layout()
     return fig
 
@@ -230,7 +242,7 @@ def plot_attention_view(image_display, weights, query: int, *, layer=None, head=
     plot_attention_matrix(right, w, title=f"attention matrix{': ' + name if name else ''}")
     right.axhline(query, color="cyan", linewidth=0.8)
     if stamp:
-        fig.text(0.99, 0.005, stamp, ha="right", va="bottom", fontsize=6, color="gray")
+        stamp_figure(fig, stamp)
     fig.tight_layout()
     return fig
 
@@ -242,6 +254,10 @@ def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = No
     Shows :func:`plot_attention_view`. With an interactive Matplotlib backend (``%matplotlib
     widget``) a click on the photo picks the query patch. ``query`` is the first token shown
     (0 = [CLS]). Returns the widget box to display.
+
+    It needs a running kernel (and its ``Output`` widget needs :mod:`vit_tutorial.nbexec` under
+    headless nbclient). The book uses :func:`vit_tutorial.explorers.attention` instead, which
+    also runs in the static HTML.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt

@@ -7,10 +7,69 @@ filename ``None``, the builder copy ``''``, so Sphinx's own de-duplication misse
 ``SyntaxError: Identifier 'THEBE_JS_URL' has already been declared`` on every page.
 We drop the exact duplicates from each page's script list.
 
-It also installs :func:`vit_tutorial.nbexec.patch` before myst-nb executes the notebooks:
-without it a cell with ``widgets.interact`` could wait out the whole cell timeout.
+It also
+
+* registers the bibliography style ``authoryear`` (``bibtex_default_style`` in _config.yml):
+  the reference list is labelled "Dosovitskiy et al., 2021", matching the author-year
+  citations in the text (the default "alpha" labels read [DBK+21]), and sorted by author;
+* adds ``_static/book.css``: printed cell output wraps at its box's edge, display math and
+  wide tables scroll inside their own box, so no page scrolls sideways on a phone.
 """
 from __future__ import annotations
+
+BOOK_CSS = "book.css"
+
+
+def _last_names(persons) -> list[str]:
+    names = []
+    for person in persons:
+        last = " ".join(person.prelast_names + person.last_names)
+        names.append(last.replace("{", "").replace("}", ""))
+    return names
+
+
+def author_year(entry) -> str:
+    """'Dosovitskiy et al., 2021', 'Abnar and Zuidema, 2020', 'Kravets, 2023' for a pybtex entry."""
+    persons = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = _last_names(persons)
+    others = any(n.lower() == "others" for n in names)
+    names = [n for n in names if n.lower() != "others"]
+    if not names:
+        who = entry.fields.get("title", entry.key).split(":")[0]
+    elif len(names) == 1:
+        who = names[0] + (" et al." if others else "")
+    elif len(names) == 2 and not others:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+def register_bibliography_style() -> None:
+    """Register the pybtex formatting style ``authoryear`` (unsrt's entries, author-year labels)."""
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries):
+            labels = [author_year(e) for e in sorted_entries]
+            seen: dict[str, int] = {}
+            for label in labels:
+                seen[label] = seen.get(label, 0) + 1
+            suffix: dict[str, int] = {}
+            for label in labels:  # "Smith, 2020a", "Smith, 2020b" when two entries collide
+                if seen[label] > 1:
+                    suffix[label] = suffix.get(label, 0) + 1
+                    yield label + "abcdefghijklmnopqrstuvwxyz"[suffix[label] - 1]
+                else:
+                    yield label
+
+    class AuthorYearStyle(UnsrtStyle):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = "author_year_title"
+
+    register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle, force=True)
 
 
 def _key(script):
@@ -33,8 +92,7 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    from vit_tutorial.nbexec import patch
-
-    patch()
+    register_bibliography_style()
+    app.add_css_file(BOOK_CSS)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

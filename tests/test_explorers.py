@@ -1,0 +1,270 @@
+"""The explorers (vit_tutorial.explorers): their data, their mime bundle, and each one driven
+in headless Chromium from a small static page served on loopback (the book's host.js and
+modules, nothing from the network). The built book's pages are driven by test_browser.py."""
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import torch
+
+from vit_tutorial import explorers
+from vit_tutorial.explorers import _base
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _host_extension():
+    spec = importlib.util.spec_from_file_location("explorers_host", ROOT / "book" / "_ext" / "explorers_host.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- packing
+@pytest.mark.parametrize("bits", [8, 4])
+def test_pack_round_trip_within_half_a_step(bits):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 7, 33)) * np.arange(1, 34)  # rows of very different ranges
+    packed = explorers.pack(a, bits)
+    back = explorers.unpack(packed)
+    assert back.shape == a.shape
+    rows = a.reshape(-1, 33)
+    step = (rows.max(1) - rows.min(1)) / ((1 << bits) - 1)
+    err = np.abs(back - a).reshape(-1, 33).max(1)
+    assert (err <= step / 2 + 1e-5 * np.abs(rows).max(1)).all()
+    # the extremes of every row survive (up to float32)
+    np.testing.assert_allclose(back.reshape(-1, 33).max(1), rows.max(1), rtol=1e-6)
+
+
+def test_pack_rejects_bad_input():
+    with pytest.raises(ValueError, match="bits"):
+        explorers.pack(np.zeros(3), bits=5)
+    with pytest.raises(ValueError, match="NaN"):
+        explorers.pack(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="non-empty"):
+        explorers.pack(np.zeros((2, 0)))
+
+
+def test_unknown_explorer_is_refused():
+    with pytest.raises(ValueError, match="unknown explorer"):
+        explorers.make("nope", {})
+
+
+def test_every_name_has_a_module_with_render():
+    for name in explorers.NAMES:
+        source = explorers.module_source(name)
+        assert "export default { render }" in source, name
+        assert "http://" not in source and "https://" not in source, f"{name}: no network in a module"
+
+
+def test_mime_bundle_has_widget_view_and_static_html():
+    e = explorers.activations(torch.randn(1000))
+    data, _ = e._repr_mimebundle_()
+    assert WIDGET_VIEW in data and "text/html" in data
+    html = data["text/html"]
+    assert 'data-explorer="activations"' in html
+    payload = re.search(r'<script type="application/json" class="vt-explorer-data">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(payload) == e.data
+    assert "<script src" not in html and "import(" not in html  # the host loads the module, not the output
+
+
+def test_static_html_escapes_script_end():
+    html = explorers.static_html("activations", {"stamp": "</script><b>x"})
+    assert html.count("</script>") == 1
+
+
+# --------------------------------------------------------------------------- what the explorers send
+def test_stream_norms_match_huggingface(model):
+    """The residual explorer's stream lengths are those of HuggingFace's hidden states."""
+    import vit_tutorial as vt
+    from vit_tutorial.bridge import vit_model
+
+    pixels = vt.preprocess(vt.load_image("cat")).to(next(model.parameters()).device)
+    with torch.no_grad():
+        emb = vit_model(model).embeddings(pixels)
+        hf = model(pixels, output_hidden_states=True).hidden_states
+    norms = explorers.stream_norms(emb, model)
+    expected = torch.stack([h[0].norm(dim=-1) for h in hf]).cpu()
+    # HF's last hidden state is after the final LayerNorm in some versions: compare the layers' outputs
+    torch.testing.assert_close(norms["stream"][:-1], expected[:-1], rtol=1e-4, atol=1e-4)
+    assert norms["attention"].shape == norms["mlp"].shape == (12, 197)
+    # stream = previous stream + attention + mlp, so its length is at most the sum of the three
+    assert (norms["stream"][1:] <= norms["stream"][:-1] + norms["attention"] + norms["mlp"] + 1e-3).all()
+
+
+def test_attention_sends_the_chosen_queries_within_4_bits():
+    g = torch.Generator().manual_seed(1)
+    maps = torch.softmax(torch.randn(2, 3, 17, 17, generator=g), -1)  # a 4 x 4 grid
+    e = explorers.attention(np.zeros((32, 32, 3)), maps, query_stride=2)
+    queries = e.data["queries"]
+    assert queries == [0, 1, 3, 9, 11]
+    sent = explorers.unpack(e.data["maps"])  # (2, 3, 5, 16)
+    want = maps[:, :, queries, 1:].numpy()
+    step = (want.max(-1, keepdims=True) - want.min(-1, keepdims=True)) / 15
+    assert (np.abs(sent - want) <= step / 2 + 1e-6).all()
+    np.testing.assert_allclose(explorers.unpack(e.data["cls"]), maps[:, :, queries, 0].numpy(), atol=1 / 255)
+    with pytest.raises(ValueError, match="layers, heads"):
+        explorers.attention(np.zeros((32, 32, 3)), maps[0])
+    with pytest.raises(ValueError, match="query token"):
+        explorers.attention(np.zeros((32, 32, 3)), maps, query=17)
+
+
+def test_layernorm_statistics_are_exact():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 5, 64, generator=g, dtype=torch.float64) * 3 + 1
+    w, b = torch.rand(64, generator=g, dtype=torch.float64), torch.randn(64, generator=g, dtype=torch.float64)
+    e = explorers.layernorm(x, w, b, 1e-6)
+    ref = torch.nn.functional.layer_norm(x, (64,), w, b, 1e-6)[0]
+    stats = np.array(e.data["stats"])
+    np.testing.assert_allclose(stats[:, 0], x[0].mean(-1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(stats[:, 4], ref.mean(-1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(stats[:, 5], ref.std(-1, unbiased=False).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="weight and bias"):
+        explorers.layernorm(x, w[:3], b)
+
+
+def test_positions_drops_cls_and_checks_index():
+    pos = torch.randn(1, 197, 8)
+    e = explorers.positions(pos)
+    assert explorers.unpack(e.data["embeddings"]).shape == (196, 8)
+    with pytest.raises(ValueError, match="index"):
+        explorers.positions(pos, index=196)
+
+
+def test_predictions_top5_match_the_model(model):
+    import vit_tutorial as vt
+    from vit_tutorial import head
+
+    e = explorers.predictions(model, {"the cat": "cat"})
+    (photo,) = e.data["photos"]
+    with torch.no_grad():
+        logits = model(vt.preprocess(vt.load_image("cat")).to(next(model.parameters()).device)).logits
+    want = head.top_k(logits, k=5)[0]
+    assert photo["title"] == "the cat" and [label for label, _ in photo["top"]] == [label for label, _ in want]
+    np.testing.assert_allclose([p for _, p in photo["top"]], [p for _, p in want], atol=1e-4)
+    assert photo["photo"].startswith("data:image/jpeg;base64,")
+
+
+# --------------------------------------------------------------------------- the explorers in a browser
+def _explorer_set(model) -> list:
+    """One of each explorer, built from small or random inputs (and the random ViT-B/16)."""
+    import vit_tutorial as vt
+    from vit_tutorial import images, scratch
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(224, 224, 3, generator=g).numpy()
+    pixels = vt.preprocess(vt.load_image("cat")).to(next(model.parameters()).device)
+    trace = scratch.vit_trace(pixels, model)
+    maps = torch.stack([a[0] for a in trace.attentions])  # (12, 12, 197, 197)
+    with torch.no_grad():
+        from vit_tutorial.bridge import vit_model
+
+        emb = vit_model(model).embeddings(pixels)
+        patch_emb = vit_model(model).embeddings.patch_embeddings(pixels)
+    pos = vit_model(model).embeddings.position_embeddings
+    small = [torch.softmax(torch.randn(6, 3, 17, 17, generator=g) * 2, -1) for _ in range(4)]
+    return [
+        explorers.patches(images.to_display(pixels), patch_emb, source="random weights (test)"),
+        explorers.positions(pos),
+        explorers.attention(images.to_display(pixels), maps, source="random weights (test)"),
+        explorers.layernorm(emb, torch.ones(768), torch.zeros(768)),
+        explorers.residual(emb, model),
+        explorers.activations(torch.randn(2000, generator=g), source="random weights (test)"),
+        explorers.predictions(model, ["cat", "coffee"]),
+        explorers.rollout([photo, photo * 0.5], ["a", "b"], [a.expand(2, -1, -1, -1) for a in trace.attentions]),
+        explorers.digits(torch.rand(6, 3, 32, 32, generator=g), torch.arange(6), torch.rand(6, 10, generator=g), small),
+        explorers.agreement([photo, photo], ["a", "b"], torch.rand(13, 2, 196, generator=g) * 2 - 1),
+    ]
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory, model):
+    """A static page holding every explorer's text/html, with _static/explorers from the host extension."""
+    root = tmp_path_factory.mktemp("explorers")
+    host = _host_extension()
+    host.write_modules(root)
+    items = _explorer_set(model)
+    body = "\n".join(f"<section>{e._repr_mimebundle_()[0]['text/html']}</section>" for e in items)
+    (root / "index.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        + host.head_html([e.name for e in items], lambda f: f"_static/explorers/{f}") + "</head>"
+        f"<body style='max-width:900px;margin:auto'>{body}</body></html>", encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html", [e.name for e in items]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("VIT_TUTORIAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 400])
+def test_every_explorer_works_offline(harness, chromium, width):
+    from _explorer_driver import drive, drive_keyboard
+
+    url, names = harness
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    blocked, errors = [], []
+
+    def route(r):
+        if urlparse(r.request.url).hostname in ("127.0.0.1", "localhost") or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="load")
+    reports = drive(page)
+    by_keyboard = drive_keyboard(page)
+    page.screenshot(path=str(_shots() / f"explorers-{width}.png"), full_page=True)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    context.close()
+    assert [r["name"] for r in reports] == names
+    for r in reports:
+        assert r["failed"] is None, f"{r['name']}: {r['failed']}"
+        assert r["controls"], f"{r['name']}: no controls found"
+        assert not r["unchanged"], f"{r['name']}: the drawing did not change for {r['unchanged']}"
+    assert not by_keyboard, f"controls a key press did not operate: {by_keyboard}"
+    assert not errors, errors
+    assert not blocked, blocked
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+
+
+def _shots() -> Path:
+    path = ROOT / "test-artifacts" / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,46 @@
+// The book's host for the vit_tutorial explorers: no kernel, no widget manager, no network.
+// Each notebook output of an explorer carries <div data-explorer="NAME"> with its data as JSON
+// (vit_tutorial.explorers._base.static_html). A page with explorers imports this file and the
+// explorers' modules statically (one inline module script, written by book/_ext/explorers_host.py)
+// and calls mountAll({NAME: module, ...}); each module's render({model, el}) then gets a small
+// stand-in for anywidget's model.
+
+function standInModel(state) {
+  const listeners = {};
+  return {
+    get: (key) => state[key],
+    set(key, value) { state[key] = value; (listeners["change:" + key] || []).forEach((cb) => cb()); },
+    on(event, cb) { (listeners[event] = listeners[event] || []).push(cb); },
+    off(event, cb) {
+      if (!event) { for (const k in listeners) delete listeners[k]; return; }
+      listeners[event] = (listeners[event] || []).filter((f) => cb && f !== cb);
+    },
+    save_changes() {},
+    send() {},
+  };
+}
+
+export function mount(el, module) {
+  if (el.dataset.mounted) return;
+  el.dataset.mounted = "1";
+  const name = el.dataset.explorer;
+  try {
+    if (!module) throw new Error(`no module for explorer ${name}`);
+    const data = JSON.parse(el.querySelector("script.vt-explorer-data").textContent);
+    const done = (module.default || module).render({ model: standInModel({ name, data }), el });
+    if (done && typeof done.catch === "function") done.catch((err) => fail(el, name, err));
+  } catch (err) {
+    fail(el, name, err);
+  }
+}
+
+function fail(el, name, err) {
+  el.dataset.failed = String(err);
+  console.error(`explorer ${name}:`, err);
+}
+
+export function mountAll(modules) {
+  const go = () => document.querySelectorAll("[data-explorer]").forEach((el) => mount(el, modules[el.dataset.explorer]));
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", go);
+  else go();
+}
