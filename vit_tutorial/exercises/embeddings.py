@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, Judge, run_check
 
 TOKEN_AXES = ("batch", "tokens", "dim")
 
@@ -70,6 +70,11 @@ SIMILARITY_MISTAKES = {
     "a.b / (|a| |b|) - normalise each position vector first": lambda pos: pos[0, 1:] @ pos[0, 1:].T,
     "you normalised along the wrong axis - each embedding dimension across patches - instead of each "
     "patch's own vector (normalise over the last axis, D)": lambda pos: _cosine(pos[0, 1:], dim=0),
+    "you divided by only one of the two lengths: cosine similarity is a.b / (|a| |b|) - normalise BOTH "
+    "vectors (every row of the (N, D) positions) before the dot products":
+        lambda pos: pos[0, 1:] @ (pos[0, 1:] / pos[0, 1:].norm(dim=-1, keepdim=True)).T,
+    "these are Euclidean distances (torch.cdist); the exercise asks for cosine similarities: normalise each "
+    "position vector to length 1, then take all dot products": lambda pos: torch.cdist(pos[0, 1:], pos[0, 1:]),
 }
 
 
@@ -97,6 +102,9 @@ DROPOUT_MISTAKES = {
         lambda x, keep, p: x * keep / p,
     "you zeroed the entries the mask keeps and kept the others: `keep` is True where a value survives":
         lambda x, keep, p: x * ~keep / (1 - p),
+    "your output is not zero exactly where `keep` is False: use the given mask `keep` (True where a value "
+    "survives) instead of drawing a random one of your own (F.dropout, nn.Dropout and torch.rand pick their own "
+    "entries; nn.Dropout in eval mode drops nothing)": Judge(lambda got, x, keep, p: bool(((got == 0) != ~keep)[x != 0].any())),
 }
 
 

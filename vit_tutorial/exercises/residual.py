@@ -25,6 +25,8 @@ BLOCK_MISTAKES = {
     "the norm is missing: the sub-layer reads norm(x), the residual adds x": lambda x, norm, sub: x + sub(x),
     "the norm is applied to the sub-layer's output; it belongs on its input: x + sublayer(norm(x))":
         lambda x, norm, sub: x + norm(sub(x)),
+    "the residual is added twice (2·x + sublayer(norm(x))): add x once": lambda x, norm, sub: 2 * x + sub(norm(x)),
+    "the norm is applied twice: the sub-layer reads norm(x) once": lambda x, norm, sub: x + sub(norm(norm(x))),
 }
 
 
@@ -50,6 +52,8 @@ NORM_MISTAKES = {
     "you computed the root-mean-square (dividing by D before the square root); the length is sqrt(sum of squares)":
         lambda s: (s**2).mean(-1).sqrt(),
     "you summed absolute values (the L1 norm); the length is the L2 norm, sqrt(sum of squares)": lambda s: s.abs().sum(-1),
+    "you took the largest absolute entry (the max norm); the length is the L2 norm, sqrt(sum of squares)":
+        lambda s: s.abs().amax(-1),
 }
 
 
