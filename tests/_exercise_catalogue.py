@@ -581,3 +581,120 @@ RIGHT["check_variant_config"] = [
     lambda p, d: _variant_cfg(patch_size=p, num_hidden_layers=d),
     lambda p, d: (lambda c: (setattr(c, "patch_size", p), setattr(c, "num_hidden_layers", d), c)[-1])(_variant_cfg()),
 ]
+
+# ---------------------------------------------------------------- chapter 1 (predict, then run)
+
+
+def _count(c, **kw):
+    from vit_tutorial.exercises.meet import _count as count
+
+    return count(c, **kw)
+
+
+def _count_loop(c):
+    """Per module, as a learner might tabulate it."""
+    d, i, p, s = c.hidden_size, c.intermediate_size, c.patch_size, c.image_size
+    n = (s // p) ** 2
+    per_layer = sum([4 * (d * d + d), d * i + i, i * d + d, 2 * (2 * d)])
+    return (c.num_channels * p * p * d + d) + d + (n + 1) * d + c.num_hidden_layers * per_layer + 2 * d + d * c.num_labels + c.num_labels
+
+
+WRONG["check_parameter_count"] = [
+    ("no biases", lambda c: _count(c, biases=False), r"biases"),
+    ("no position embeddings", lambda c: _count(c, positions="none"), r"position embeddings"),
+    ("N positions", lambda c: _count(c, positions="n"), r"N \+ 1"),
+    ("no [CLS]", lambda c: _count(c, cls=False), r"\[CLS\]"),
+    ("no LayerNorms", lambda c: _count(c, norms=False), r"LayerNorm"),
+    ("3 attention matrices", lambda c: _count(c, attn_mats=3), r"output projection"),
+    ("one layer", lambda c: _count(c, layers=1), r"num_hidden_layers"),
+    ("N = S / P", lambda c: _count(c, grid="line"), r"square|²"),
+    ("returned a float string", lambda c: f"{_count(c):,}", r"number"),
+    ("off by the final norm and the classifier bias", lambda c: _count(c, final_norm=False) - c.num_labels, r"parameter count is"),
+]
+RIGHT["check_parameter_count"] = [
+    lambda c: _count(c),
+    _count_loop,
+    lambda c: torch.tensor(_count_loop(c)),
+]
+
+
+def _stage(c, b, **kw):
+    from vit_tutorial.exercises.meet import _shapes
+
+    return _shapes(c, b, **kw)
+
+
+WRONG["check_stage_shapes"] = [
+    ("no [CLS]", lambda c, b: _stage(c, b, cls=False), r"\[CLS\]"),
+    ("N = S / P", lambda c, b: _stage(c, b, grid="line"), r"square|²"),
+    ("patches of C*P*P", lambda c, b: _stage(c, b, patch_dim="pixels"), r"hidden_size"),
+    ("no heads axis", lambda c, b: {**_stage(c, b), "attention": (b, 17, 17)}, r"attention.*4 sizes"),
+    ("1000 classes", lambda c, b: _stage(c, b, labels="imagenet"), r"num_labels"),
+    ("key missing", lambda c, b: {k: v for k, v in _stage(c, b).items() if k != "logits"}, r"no 'logits'"),
+    ("batch forgotten in logits", lambda c, b: {**_stage(c, b), "logits": (c.num_labels,)}, r"logits.*2 sizes"),
+    ("channels last", lambda c, b: {**_stage(c, b), "pixel_values": (b, c.image_size, c.image_size, 3)}, r"pixel_values\[1\]"),
+]
+RIGHT["check_stage_shapes"] = [
+    lambda c, b: _stage(c, b),
+    lambda c, b: {k: list(v) for k, v in _stage(c, b).items()},
+    lambda c, b: {k: torch.Size(v) for k, v in _stage(c, b).items()},
+]
+
+# ---------------------------------------------------------------- chapter 3 (experiment)
+
+WRONG["check_shuffle_patches"] = [
+    ("inverse permutation", lambda t, o: torch.cat([t[:, :1], t[:, 1:][:, torch.argsort(o)]], 1), r"inverse"),
+    ("indexed the whole sequence", lambda t, o: torch.cat([t[:, :1], t[:, o]], 1), r"off by one"),
+    ("[CLS] moved to the end", lambda t, o: torch.cat([t[:, 1:][:, o], t[:, :1]], 1), r"\[CLS\] moved"),
+    ("[CLS] dropped", lambda t, o: t[:, 1:][:, o], r"axis 1 \(tokens\)"),
+    ("shuffled in place", lambda t, o: t.__setitem__((slice(None), slice(1, None)), t[:, 1:][:, o].clone()) or t, r"in place"),
+]
+RIGHT["check_shuffle_patches"] = [
+    lambda t, o: torch.cat([t[:, :1], t[:, 1:][:, o]], 1),
+    lambda t, o: t[:, torch.cat([torch.zeros(1, dtype=torch.long), o + 1])],
+    lambda t, o: torch.index_select(t, 1, F.pad(o + 1, (1, 0))),
+]
+
+# ---------------------------------------------------------------- chapter 9 (capstone)
+
+
+def _forward(px, m, **kw):
+    from vit_tutorial.exercises.capstone import _forward as forward
+
+    return forward(px, m, **kw)
+
+
+def _own_forward(px, m):
+    """A learner's own forward, from raw weights, with their own LayerNorm, attention and MLP."""
+    from vit_tutorial.bridge import encoder_layers, layer_parts, vit_model
+
+    emb = vit_model(m).embeddings
+    w, b = emb.patch_embeddings.projection.weight, emb.patch_embeddings.projection.bias
+    x = _patchify(px, w.shape[-1]) @ w.flatten(1).T + b
+    x = torch.cat([emb.cls_token.expand(px.shape[0], -1, -1), x], 1) + emb.position_embeddings
+    for i in range(len(encoder_layers(m))):
+        p = layer_parts(m, i)
+        ln1, ln2 = p.layernorm_before, p.layernorm_after
+        h = x + _mha(_ln(x, ln1.weight, ln1.bias, ln1.eps), p)
+        x = h + _mlp(_ln(h, ln2.weight, ln2.bias, ln2.eps), p)
+    norm = vit_model(m).layernorm
+    return _ln(x, norm.weight, norm.bias, norm.eps)[:, 0] @ m.classifier.weight.T + m.classifier.bias
+
+
+WRONG["check_vit_forward"] = [
+    ("no positions", lambda px, m: _forward(px, m, positions=False), r"position embeddings"),
+    ("no final norm", lambda px, m: _forward(px, m, final_norm=False), r"final LayerNorm"),
+    ("mean pooling", lambda px, m: _forward(px, m, pool="mean"), r"averaged"),
+    ("post-norm", lambda px, m: _forward(px, m, order="post"), r"post-norm"),
+    ("last layer skipped", lambda px, m: _forward(px, m, layers=1), r"skipped"),
+    ("layer 0 every time", lambda px, m: _forward(px, m, same_layer=True), r"layer 0"),
+    ("tanh pooler", lambda px, m: _forward(px, m, pooler=True), r"tanh"),
+    ("probabilities", lambda px, m: _forward(px, m, probabilities=True), r"probabilities"),
+    ("argmax", lambda px, m: _forward(px, m).argmax(-1), r"argmax"),
+    ("float16", lambda px, m: _forward(px, m).half(), r"float16"),
+]
+RIGHT["check_vit_forward"] = [
+    lambda px, m: _forward(px, m),
+    _own_forward,
+    lambda px, m: __import__("vit_tutorial.scratch", fromlist=["vit_forward"]).vit_forward(px, m),
+]
