@@ -698,3 +698,19 @@ RIGHT["check_vit_forward"] = [
     _own_forward,
     lambda px, m: __import__("vit_tutorial.scratch", fromlist=["vit_forward"]).vit_forward(px, m),
 ]
+
+# ---------------------------------------------------------------- chapter 6 (experiment)
+
+WRONG["check_post_norm_block"] = [
+    ("pre-norm", lambda x, n, s: x + s(n(x)), r"pre-norm"),
+    ("no residual", lambda x, n, s: n(s(x)), r"residual is missing"),
+    ("sub-layer reads norm(x)", lambda x, n, s: n(x + s(n(x))), r"reads norm\(x\)"),
+    ("norm on the sub-layer only", lambda x, n, s: x + n(s(x)), r"output only"),
+    ("no norm", lambda x, n, s: x + s(x), r"norm is missing"),
+    ("x normalised in place first", lambda x, n, s: n(x.add_(s(x))), r"in place"),
+]
+RIGHT["check_post_norm_block"] = [
+    lambda x, n, s: n(x + s(x)),
+    lambda x, n, s: n(torch.add(s(x), x)),
+    lambda x, n, s: (lambda y: n(y))(x + s(x)),
+]
