@@ -714,3 +714,141 @@ RIGHT["check_post_norm_block"] = [
     lambda x, n, s: n(torch.add(s(x), x)),
     lambda x, n, s: (lambda y: n(y))(x + s(x)),
 ]
+
+# ============================================================================ held out
+# Written after the diagnoses above, and NOT used to tune them: an honest measure of how often a
+# mistake nobody planned for gets a message that names it. (Reported separately.)
+
+HELD_OUT: dict[str, list] = {
+    "check_patchify": [
+        ("unfold, then reshape without a transpose", lambda x, p: F.unfold(x, p, stride=p).reshape(x.shape[0], -1, x.shape[1] * p * p),
+         r"transpose|order|permute"),
+        ("rows from the height used for the width too", lambda x, p: x.reshape(x.shape[0], x.shape[1], x.shape[2] // p, p, x.shape[2] // p, -1)
+         .permute(0, 2, 4, 1, 3, 5).reshape(x.shape[0], -1, x.shape[1] * p * p), r"width|square|cols"),
+    ],
+    "check_patch_embed": [
+        ("conv with stride 1", lambda x, w, b: F.conv2d(x, w, b).flatten(2).transpose(1, 2), r"stride"),
+        ("weight reshaped to (CPP, D) instead of transposed", lambda x, w, b: _patchify(x, w.shape[-1]) @ w.reshape(-1, w.shape[0]) + b,
+         r"transpose|reshape"),
+    ],
+    "check_embed": [
+        ("[CLS] not expanded to the batch", lambda x, c, p: torch.cat([c, x], 1) + p, r"expand|batch"),
+        ("positions added twice", lambda x, c, p: torch.cat([c.expand(x.shape[0], -1, -1), x], 1) + 2 * p, r"twice"),
+    ],
+    "check_position_similarity": [
+        ("cosine of the raw positions of all tokens, then [CLS] row dropped", lambda p: (F.normalize(p[0], dim=-1) @ F.normalize(p[0], dim=-1).T)[1:],
+         r"\[CLS\]|N, N"),
+    ],
+    "check_dropout": [
+        ("kept values selected with boolean indexing (flattened)", lambda x, k, p: x[k] / (1 - p), r"shape|mask"),
+        ("scaled the dropped ones", lambda x, k, p: torch.where(k, x, x / (1 - p)), r"zero|mask|keep"),
+    ],
+    "check_attention_head": [
+        ("v used as keys", lambda q, k, v: (q @ v.mT / math.sqrt(q.shape[-1])).softmax(-1) @ v, r"key|k\b"),
+        ("residual added", lambda q, k, v: q + _heads(q, k, v), r"residual"),
+        ("both q and k scaled by 1/sqrt(d)", lambda q, k, v: ((q / math.sqrt(q.shape[-1])) @ (k / math.sqrt(q.shape[-1])).mT).softmax(-1) @ v,
+         r"divided the scores by d"),
+    ],
+    "check_split_heads": [
+        ("heads last", lambda x, h: x.reshape(x.shape[0], x.shape[1], h, -1).permute(0, 2, 3, 1), r"transpose|permute|order"),
+    ],
+    "check_merge_heads": [
+        ("transposed the last two axes", lambda x: x.transpose(2, 3).reshape(x.shape[0], x.shape[2], -1), r"transpose|axes 1 and 2"),
+    ],
+    "check_multi_head_attention": [
+        ("query used for all three", lambda x, p: _mha(x, p, qkv=lambda x, p: (_lin(x, p.query),) * 3), r"key|value|query"),
+    ],
+    "check_layer_norm": [
+        ("std (unbiased) plus eps", lambda x, w, b, e: (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True) + e) * w + b, r"unbiased|eps|inside"),
+        ("gamma applied before normalising", lambda x, w, b, e: _ln(x * w, eps=e) + b, r"gamma|weight"),
+    ],
+    "check_batch_norm": [
+        ("over batch and hidden axes", lambda x, e: (x - x.mean((0, 2), keepdim=True)) / torch.sqrt(x.var((0, 2), keepdim=True, unbiased=False) + e),
+         r"axis|axes|dim"),
+    ],
+    "check_gelu": [
+        ("tanh instead of erf", lambda x: 0.5 * x * (1 + torch.tanh(x / math.sqrt(2))), r"erf|tanh"),
+    ],
+    "check_mlp": [
+        ("GELU on the input", lambda x, p: _lin(_lin(_gelu(x), p.mlp_in), p.mlp_out), r"GELU|activation"),
+    ],
+    "check_encoder_layer": [
+        ("only the second LayerNorm", lambda x, p: (lambda h: h + _mlp(p.layernorm_after(h), p))(x + _attn(x, p)), r"layernorm_before|LayerNorm"),
+        ("LayerNorm on the output", lambda x, p: p.layernorm_after((lambda h: h + _mlp(h, p))(x + _attn(p.layernorm_before(x), p))), r"LayerNorm|norm"),
+    ],
+    "check_pre_norm_block": [
+        ("norm(x) + sublayer(x)", lambda x, n, s: n(x) + s(x), r"norm|residual"),
+    ],
+    "check_token_norms": [
+        ("norm over the batch axis", lambda s: s.norm(dim=1), r"axis|hidden"),
+    ],
+    "check_image_summary": [
+        ("layer_norm without weight and bias, then scaled", lambda h, w, b, e: _ln(h, eps=e)[:, 0] * w, r"bias|beta|shift"),
+        ("normalised over the batch", lambda h, w, b, e: ((h - h.mean(0, keepdim=True)) / torch.sqrt(h.var(0, keepdim=True, unbiased=False) + e) * w + b)[:, 0],
+         r"batch|axis"),
+    ],
+    "check_mean_pool": [
+        ("mean of everything", lambda h: h[:, 1:].mean(), r"dimensions|axis"),
+        ("[CLS] included in the sum, divided by N", lambda h: h.sum(1) / (h.shape[1] - 1), r"\[CLS\]"),
+    ],
+    "check_vit_pooler": [
+        ("bias added after tanh", lambda h, w, b: torch.tanh(h[:, 0] @ w.T) + b, r"bias|tanh"),
+    ],
+    "check_classifier": [
+        ("one bias for all classes", lambda x, w, b: x @ w.T + b[0], r"bias"),
+        ("normalised the summary again", lambda x, w, b: F.layer_norm(x, x.shape[-1:]) @ w.T + b, r"LayerNorm|norm"),
+    ],
+    "check_softmax": [
+        ("divided by the sum of the whole tensor", lambda z: (z - z.amax(-1, keepdim=True)).exp() / (z - z.amax(-1, keepdim=True)).exp().sum(), r"sum|row|axis"),
+        ("shifted exp over the unshifted sum", lambda z: (z - z.amax(-1, keepdim=True)).exp() / z.exp().sum(-1, keepdim=True), r"max|overflow|shift"),
+    ],
+    "check_digits_to_pixels": [
+        ("no upscaling", lambda im, s: ((im[:, None] / 16 - 0.5) / 0.5).expand(-1, 3, -1, -1), r"height|width|size|upscal"),
+    ],
+    "check_variant_config": [
+        ("num_layers instead of num_hidden_layers", lambda p, d: _variant_cfg(patch_size=p, num_layers=d), r"depth|num_hidden_layers"),
+    ],
+    "check_parameter_count": [
+        ("a pooler counted", lambda c: _count(c) + c.hidden_size ** 2 + c.hidden_size, r"pooler|parameter count"),
+        ("attention biases only on Q, K, V", lambda c: _count(c) - c.num_hidden_layers * c.hidden_size, r"bias|parameter count"),
+    ],
+    "check_stage_shapes": [
+        ("attention over the patches only", lambda c, b: {**_stage(c, b), "attention": _stage(c, b, cls=False)["attention"]}, r"attention"),
+    ],
+    "check_shuffle_patches": [
+        ("shuffled the batch axis", lambda t, o: t[o[:t.shape[0]].argsort()] if t.shape[0] > 1 else torch.cat([t[:, :1], t[:, 1:].flip(1)], 1), r"batch|order|patch"),
+    ],
+    "check_vit_forward": [
+        ("tanh GELU in the MLP", lambda px, m: _forward_gelu_tanh(px, m), r"GELU|tanh"),
+        ("no attention scaling", lambda px, m: _forward_noscale(px, m), r"scal|√"),
+    ],
+    "check_post_norm_block": [
+        ("norm(x) + norm(sublayer(x))", lambda x, n, s: n(x) + n(s(x)), r"norm"),
+    ],
+}
+
+
+def _forward_gelu_tanh(px, m):
+    from vit_tutorial.bridge import encoder_layers, layer_parts, vit_model
+
+    emb = vit_model(m).embeddings
+    w, b = emb.patch_embeddings.projection.weight, emb.patch_embeddings.projection.bias
+    x = torch.cat([emb.cls_token.expand(px.shape[0], -1, -1), _patchify(px, w.shape[-1]) @ w.flatten(1).T + b], 1) + emb.position_embeddings
+    for i in range(len(encoder_layers(m))):
+        p = layer_parts(m, i)
+        h = x + _mha(p.layernorm_before(x), p)
+        x = h + _mlp(p.layernorm_after(h), p, act=lambda t: F.gelu(t, approximate="tanh"))
+    return m.classifier(vit_model(m).layernorm(x)[:, 0])
+
+
+def _forward_noscale(px, m):
+    from vit_tutorial.bridge import encoder_layers, layer_parts, vit_model
+
+    emb = vit_model(m).embeddings
+    w, b = emb.patch_embeddings.projection.weight, emb.patch_embeddings.projection.bias
+    x = torch.cat([emb.cls_token.expand(px.shape[0], -1, -1), _patchify(px, w.shape[-1]) @ w.flatten(1).T + b], 1) + emb.position_embeddings
+    for i in range(len(encoder_layers(m))):
+        p = layer_parts(m, i)
+        h = x + _mha(p.layernorm_before(x), p, head=lambda q, k, v: (q @ k.mT).softmax(-1) @ v)
+        x = h + _mlp(p.layernorm_after(h), p)
+    return m.classifier(vit_model(m).layernorm(x)[:, 0])

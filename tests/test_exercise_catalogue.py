@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _exercise_catalogue import RIGHT, WRONG  # noqa: E402
+from _exercise_catalogue import HELD_OUT, RIGHT, WRONG  # noqa: E402
 
 import vit_tutorial.exercises as ex  # noqa: E402
 
@@ -59,12 +59,21 @@ def test_wrong_solutions_are_caught_and_named(check, what):
         assert re.search(pattern, message, re.I), f"{check}: '{what}' is not named: {message}"
 
 
-def rates() -> dict:
+@pytest.mark.parametrize("check, what", [(c, w) for c, entries in HELD_OUT.items() for w, _, _ in entries])
+def test_held_out_wrong_solutions_are_caught(check, what):
+    """The held-out mistakes (not used to write the diagnoses) must be caught, without a crash in the check."""
+    fn = next(f for w, f, _ in HELD_OUT[check] if w == what)
+    passed, message = verdict(check, fn)
+    assert not passed, f"{check}: held-out wrong solution '{what}' passed"
+    assert not message.startswith("RAW"), f"{check}: '{what}' crashed the check: {message}"
+
+
+def rates(wrong_table=WRONG) -> dict:
     """Per check and in total: wrong solutions, caught, named, right solutions, false alarms."""
     table = {}
-    for check in WRONG:
+    for check in wrong_table:
         row = {"wrong": 0, "caught": 0, "named": 0, "right": 0, "false_alarms": 0, "missed": [], "unnamed": []}
-        for what, fn, pattern in WRONG[check]:
+        for what, fn, pattern in wrong_table[check]:
             passed, message = verdict(check, fn)
             row["wrong"] += 1
             if passed:
@@ -75,7 +84,7 @@ def rates() -> dict:
                 row["named"] += 1
             else:
                 row["unnamed"].append((what, message))
-        for fn in RIGHT.get(check, []):
+        for fn in (RIGHT.get(check, []) if wrong_table is WRONG else []):
             row["right"] += 1
             row["false_alarms"] += not verdict(check, fn)[0]
         table[check] = row
@@ -90,8 +99,7 @@ def test_overall_rates():
     assert sum(r["false_alarms"] for r in table.values()) == 0
 
 
-if __name__ == "__main__":
-    table = rates()
+def _report(table) -> None:
     total = {k: sum(r[k] for r in table.values()) for k in ("wrong", "caught", "named", "right", "false_alarms")}
     print(f"{'check':34} wrong caught named right false")
     for check, r in table.items():
@@ -105,3 +113,10 @@ if __name__ == "__main__":
                 print(f"MISSED  {check}: {what}")
             for what, message in r["unnamed"]:
                 print(f"UNNAMED {check}: {what}: {message[:230]}")
+
+
+if __name__ == "__main__":
+    print("== the catalogue ==")
+    _report(rates())
+    print("== held out (not used to write the diagnoses) ==")
+    _report(rates(HELD_OUT))
