@@ -111,3 +111,34 @@ def test_an_unwritable_log_does_not_break_a_check(tmp_path, monkeypatch):
     assert check(lambda t: 2 * t).passed
     with pytest.raises(CheckFailed, match="you added 2"):
         check(lambda t: t + 2)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda t: (2 * t).flip(-1), r"every value of the right answer is in your output, but in other places"),
+    (lambda t: 6 * t, r"3 times the right answer everywhere"),
+    (lambda t: 2 * t + 0.25, r"the right answer plus 0.25 everywhere"),
+])
+def test_values_of_the_right_shape_get_a_neutral_pattern(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check(fn)
+
+
+def test_differences_confined_to_one_index_are_located():
+    x = torch.arange(24.0).reshape(2, 12)
+    cases = [Case((x,), 2 * x, "a (2, 12) tensor")]
+
+    def wrong(t):
+        out = 2 * t
+        out[:, 0] = 0
+        return out
+
+    with pytest.raises(CheckFailed, match=r"only index 0 of axis 1 \(cols\) \(of 12\) differ"):
+        run_check("double", wrong, cases, axes=("rows", "cols"), quiet=True)
+
+
+def test_no_pattern_is_claimed_when_none_fits():
+    from vit_tutorial.exercises._core import describe_value_difference
+
+    g = torch.Generator().manual_seed(0)
+    want, got = torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g)
+    assert describe_value_difference(got, want, 1e-4, 1e-5) == ""

@@ -132,6 +132,38 @@ def describe_shape_difference(got: tuple, want: tuple, axes: tuple[str, ...] | N
     return text + ": " + "; ".join(diffs)
 
 
+def describe_value_difference(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float,
+                              axes: tuple[str, ...] | None = None) -> str:
+    """What a wrong answer of the right shape has in common with the right one, when something simple
+    fits: the same values in other places, a constant factor, a constant offset, or differences
+    confined to a few indices of one axis. '' when nothing simple fits. Never guesses a cause."""
+    if want.numel() < 2 or not want.is_floating_point():
+        return ""
+    g, w = got.flatten(), want.flatten()
+    if _close(g.sort().values, w.sort().values, rtol, atol):
+        return ("; every value of the right answer is in your output, but in other places: the values are right and "
+                "their order is not - check the order of the axes in your reshape / view / permute / transpose / indexing")
+    norm = (w * w).sum()
+    if norm > 0:
+        c = float((g * w).sum() / norm)
+        if abs(c - 1) > 1e-3 and _close(g, c * w, rtol, atol):
+            return f"; your output is {c:.4g} times the right answer everywhere: a constant factor is wrong or missing"
+    offset = g - w
+    if _close(offset, offset.mean().expand_as(offset), rtol, max(atol, 1e-6)):
+        return f"; your output is the right answer plus {offset.mean().item():.4g} everywhere: a constant term is wrong or missing"
+    wrong = ~torch.isclose(got, want, rtol=rtol, atol=atol)
+    for axis in range(want.dim()):
+        if want.shape[axis] < 3:
+            continue
+        others = tuple(d for d in range(want.dim()) if d != axis)
+        bad = wrong.any(dim=others).nonzero().flatten().tolist() if others else wrong.nonzero().flatten().tolist()
+        if 0 < len(bad) <= want.shape[axis] // 3:
+            name = f"axis {axis} ({axes[axis]})" if axes and len(axes) == want.dim() else f"axis {axis}"
+            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            return f"; only index {shown} of {name} (of {want.shape[axis]}) differ, the rest is right"
+    return ""
+
+
 def run_check(
     exercise: str,
     fn: Callable,
@@ -218,9 +250,10 @@ def run_check(
                             for i, n in enumerate(case.value_names) if diff[i] > atol + rtol * want[i].abs()]
             raise fail(exercise, f"{'; '.join(wrong_fields)}  (on {case.label})")
         worst = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        pattern = describe_value_difference(got.detach().to(want.dtype), want, rtol, atol, axes)
         raise fail(
             exercise,
-            f"the shape is right but the values differ (on {case.label}): the largest difference is "
+            f"the shape is right but the values differ (on {case.label}){pattern}: the largest difference is "
             f"{diff.max().item():.3g} at index {worst} (you: {got.flatten()[diff.argmax()].item():.5g}, "
             f"expected: {want.flatten()[diff.argmax()].item():.5g}); allowed: rtol={rtol:g}, atol={atol:g}",
         )
