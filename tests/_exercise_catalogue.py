@@ -574,7 +574,8 @@ WRONG["check_variant_config"] = [
     ("heads instead of layers", lambda p, d: _variant_cfg(patch_size=p, num_attention_heads=d), r"heads"),
     ("ViTConfig defaults", lambda p, d: __import__("transformers").ViTConfig(patch_size=p, num_hidden_layers=d), r"defaults"),
     ("image size changed too", lambda p, d: _variant_cfg(patch_size=p, num_hidden_layers=d, image_size=8 * p), r"image_size"),
-    ("labels changed", lambda p, d: _variant_cfg(patch_size=p, num_hidden_layers=d, num_labels=2), r"num_labels"),
+    ("labels changed", lambda p, d: _variant_cfg(patch_size=p, num_hidden_layers=d, id2label={0: "0", 1: "1"},
+                                                    label2id={"0": 0, "1": 1}), r"num_labels"),
     ("wider MLP", lambda p, d: _variant_cfg(patch_size=p, num_hidden_layers=d, intermediate_size=256), r"intermediate_size"),
 ]
 RIGHT["check_variant_config"] = [
