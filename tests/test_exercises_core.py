@@ -142,3 +142,19 @@ def test_no_pattern_is_claimed_when_none_fits():
     g = torch.Generator().manual_seed(0)
     want, got = torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g)
     assert describe_value_difference(got, want, 1e-4, 1e-5) == ""
+
+
+def test_a_term_or_factor_per_index_of_one_axis_is_located():
+    x = torch.arange(1.0, 13.0).reshape(3, 4)
+    cases = [Case((x,), 2 * x, "a (3, 4) tensor")]
+    with pytest.raises(CheckFailed, match=r"depends only on the index along axis 1 \(cols\): a term added"):
+        run_check("double", lambda t: 2 * t + torch.arange(4.0), cases, axes=("rows", "cols"), quiet=True)
+    with pytest.raises(CheckFailed, match=r"times a factor that depends only on the index along axis 0 \(rows\)"):
+        run_check("double", lambda t: 2 * t * torch.tensor([[1.0], [2.0], [3.0]]), cases, axes=("rows", "cols"), quiet=True)
+
+
+def test_no_per_axis_pattern_when_each_index_has_one_entry():
+    from vit_tutorial.exercises._core import describe_value_difference
+
+    want, got = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.5, 2.0, 7.0]])
+    assert "depends only" not in describe_value_difference(got, want, 1e-4, 1e-5)

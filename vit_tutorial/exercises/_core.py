@@ -151,6 +151,22 @@ def describe_value_difference(got: torch.Tensor, want: torch.Tensor, rtol: float
     offset = g - w
     if _close(offset, offset.mean().expand_as(offset), rtol, max(atol, 1e-6)):
         return f"; your output is the right answer plus {offset.mean().item():.4g} everywhere: a constant term is wrong or missing"
+    for axis in range(want.dim() if want.dim() > 1 else 0):
+        if want.shape[axis] < 2:
+            continue
+        name = f"axis {axis} ({axes[axis]})" if axes and len(axes) == want.dim() else f"axis {axis}"
+        others = tuple(d for d in range(want.dim()) if d != axis)
+        if want.numel() // want.shape[axis] < 2:  # one entry per index: any difference would "fit"
+            continue
+        shift = (got - want).mean(dim=others, keepdim=True)
+        if _close(got, want + shift, rtol, max(atol, 1e-6)):
+            return (f"; your output differs from the right answer by an amount that depends only on the index along "
+                    f"{name}: a term added for each index of that axis (a bias, say) is wrong or missing")
+        if bool((want != 0).all()):
+            ratio = (got / want).mean(dim=others, keepdim=True)
+            if _close(got, want * ratio, rtol, atol):
+                return (f"; your output is the right answer times a factor that depends only on the index along "
+                        f"{name}: a scale applied per index of that axis is wrong or missing")
     wrong = ~torch.isclose(got, want, rtol=rtol, atol=atol)
     for axis in range(want.dim()):
         if want.shape[axis] < 3:

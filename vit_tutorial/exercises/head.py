@@ -10,7 +10,7 @@ import weakref
 
 import torch
 
-from ._core import Case, OnError, run_check
+from ._core import Case, Judge, OnError, run_check
 
 KEEPDIM = OnError(RuntimeError, r"must match the size of tensor")
 
@@ -217,5 +217,8 @@ def check_softmax(fn, model=None):
             lambda z: (z - z.mean(-1, keepdim=True)).exp() / (z - z.mean(-1, keepdim=True)).exp().sum(-1, keepdim=True),
         "the shapes don't line up: z.max(dim=-1) without keepdim=True drops the class axis, so z - max subtracts along "
         "the wrong axis (or fails). Keep it: z.max(dim=-1, keepdim=True).values": KEEPDIM,
+        "the rows of your output don't sum to 1: each image's probabilities are normalised over its own classes - "
+        "divide exp(z - max) by its sum over the last axis, .sum(dim=-1, keepdim=True)":
+            Judge(lambda got, z: not torch.allclose(got.double().sum(-1), torch.ones(got.shape[:-1], dtype=torch.float64), atol=1e-4)),
     }
     return run_check("softmax", fn, cases, mistakes, axes=("batch", "classes"))
