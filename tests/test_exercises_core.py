@@ -16,7 +16,7 @@ def check(fn):
     return run_check("double", fn, CASES, mistakes=MISTAKES, axes=("rows", "cols"), quiet=True)
 
 
-@pytest.mark.parametrize("fn", [lambda t: 2 * t, lambda t: t + t, lambda t: torch.mul(t, 2).double(), lambda t: t.mul_(2)])
+@pytest.mark.parametrize("fn", [lambda t: 2 * t, lambda t: t + t, lambda t: torch.mul(t, 2).double(), lambda t: t.clone().mul_(2)])
 def test_correct_functions_pass(fn):
     assert check(fn).passed
 
@@ -31,6 +31,11 @@ def test_correct_functions_pass(fn):
     (lambda t: t / (t - t), r"NaN or infinite values"),
     (lambda t: (2 * t).to("meta"), r"your output is on meta but the inputs were on cpu"),
     ("double", r"pass your function itself"),
+    (lambda t: t.mul_(2), r"changed its input `t` in place"),
+    (lambda t: (2 * t).half(), r"float16, a lower precision than the torch.float32 inputs"),
+    (lambda t: (2 * t).long(), r"integer dtype torch.int64"),
+    (lambda t: (2 * t).argmax(-1), r"class indices \(argmax\)"),
+    (lambda t: (2 * t).T.reshape(2, 3), r"the shape is right but the values differ"),
 ])
 def test_wrong_functions_get_a_clear_message(fn, message):
     with pytest.raises(CheckFailed, match=message):
@@ -45,11 +50,42 @@ def test_stub_is_not_done():
         check(double)
 
 
-def test_in_place_edits_do_not_leak_into_the_next_case_or_mistake():
+def test_in_place_edits_are_reported_and_do_not_leak_into_the_caller():
     x = torch.ones(3)
     cases = [Case((), 2 * x, "kwargs", kwargs={"t": x}), Case((), 2 * x, "again", kwargs={"t": x})]
-    assert run_check("double", lambda t: t.mul_(2), cases, quiet=True).passed
+    with pytest.raises(CheckFailed, match="changed its input `t` in place"):
+        run_check("double", lambda t: t.mul_(2), cases, quiet=True)
     assert torch.equal(x, torch.ones(3))
+
+
+def test_judges_and_error_patterns_name_mistakes():
+    from vit_tutorial.exercises import Judge, OnError
+
+    mistakes = {"negative entries": Judge(lambda got, t: bool((got < 0).any())),
+                "no keepdim": OnError(RuntimeError, "must match the size")}
+    with pytest.raises(CheckFailed, match="negative entries"):
+        run_check("double", lambda t: -t, CASES, mistakes=mistakes, quiet=True)
+    with pytest.raises(CheckFailed, match=r"no keepdim  \(your function raised RuntimeError"):
+        run_check("double", lambda t: t - t.sum(-1), CASES, mistakes=mistakes, quiet=True)
+    with pytest.raises(CheckFailed, match=r"your function raised ZeroDivisionError"):
+        run_check("double", lambda t: 1 / 0, CASES, mistakes=mistakes, quiet=True)
+
+
+def test_nan_output_is_matched_against_the_mistakes_and_the_fallback_names_overflow():
+    big = torch.tensor([[1000.0, 1001.0]])
+    cases = [Case((big,), big.softmax(-1), "big logits")]
+    naive = lambda z: z.exp() / z.exp().sum(-1, keepdim=True)  # noqa: E731
+    with pytest.raises(CheckFailed, match="naive"):
+        run_check("softmax", naive, cases, mistakes={"naive": naive}, quiet=True)
+    with pytest.raises(CheckFailed, match="exp\\(\\) of large numbers overflows"):
+        run_check("softmax", naive, cases, quiet=True)
+
+
+def test_named_values_are_reported_by_name():
+    want = torch.tensor([1.0, 2.0, 3.0])
+    cases = [Case((), want, "a config", value_names=("width", "depth", "heads"))]
+    with pytest.raises(CheckFailed, match=r"depth is 5, expected 2  \(on a config\)"):
+        run_check("config", lambda: torch.tensor([1.0, 5.0, 3.0]), cases, quiet=True)
 
 
 def test_verdicts_go_to_the_grade_log(tmp_path, monkeypatch):
@@ -75,3 +111,50 @@ def test_an_unwritable_log_does_not_break_a_check(tmp_path, monkeypatch):
     assert check(lambda t: 2 * t).passed
     with pytest.raises(CheckFailed, match="you added 2"):
         check(lambda t: t + 2)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda t: (2 * t).flip(-1), r"every value of the right answer is in your output, but in other places"),
+    (lambda t: 6 * t, r"3 times the right answer everywhere"),
+    (lambda t: 2 * t + 0.25, r"the right answer plus 0.25 everywhere"),
+])
+def test_values_of_the_right_shape_get_a_neutral_pattern(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check(fn)
+
+
+def test_differences_confined_to_one_index_are_located():
+    x = torch.arange(24.0).reshape(2, 12)
+    cases = [Case((x,), 2 * x, "a (2, 12) tensor")]
+
+    def wrong(t):
+        out = 2 * t
+        out[:, 0] = 0
+        return out
+
+    with pytest.raises(CheckFailed, match=r"only index 0 of axis 1 \(cols\) \(of 12\) differ"):
+        run_check("double", wrong, cases, axes=("rows", "cols"), quiet=True)
+
+
+def test_no_pattern_is_claimed_when_none_fits():
+    from vit_tutorial.exercises._core import describe_value_difference
+
+    g = torch.Generator().manual_seed(0)
+    want, got = torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g)
+    assert describe_value_difference(got, want, 1e-4, 1e-5) == ""
+
+
+def test_a_term_or_factor_per_index_of_one_axis_is_located():
+    x = torch.arange(1.0, 13.0).reshape(3, 4)
+    cases = [Case((x,), 2 * x, "a (3, 4) tensor")]
+    with pytest.raises(CheckFailed, match=r"depends only on the index along axis 1 \(cols\): a term added"):
+        run_check("double", lambda t: 2 * t + torch.arange(4.0), cases, axes=("rows", "cols"), quiet=True)
+    with pytest.raises(CheckFailed, match=r"times a factor that depends only on the index along axis 0 \(rows\)"):
+        run_check("double", lambda t: 2 * t * torch.tensor([[1.0], [2.0], [3.0]]), cases, axes=("rows", "cols"), quiet=True)
+
+
+def test_no_per_axis_pattern_when_each_index_has_one_entry():
+    from vit_tutorial.exercises._core import describe_value_difference
+
+    want, got = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.5, 2.0, 7.0]])
+    assert "depends only" not in describe_value_difference(got, want, 1e-4, 1e-5)

@@ -85,7 +85,8 @@ def test_embed_mistakes(fn, match):
         (lambda pos: sim_normalize(torch.cat([pos[:, :1], pos], 1)), r"\[CLS\] position is included"),
         (lambda pos: pos[0, 1:] @ pos[0, 1:].T, "plain dot products"),
         (lambda pos: F.normalize(pos[0, 1:], dim=0) @ F.normalize(pos[0, 1:], dim=0).T, "wrong axis"),
-        (lambda pos: torch.cdist(pos[0, 1:], pos[0, 1:]), "the values differ"),
+        (lambda pos: torch.cdist(pos[0, 1:], pos[0, 1:]), "Euclidean distances"),
+        (lambda pos: (pos[0, 1:] * 2) @ (pos[0, 1:] * 3).T, "the values differ"),
     ],
 )
 def test_similarity_mistakes(fn, match):
@@ -100,7 +101,8 @@ def test_similarity_mistakes(fn, match):
         (lambda x, k, p: x * k * (1 - p), r"multiplied by \(1 - p\)"),
         (lambda x, k, p: x * k / p, "divided by p"),
         (lambda x, k, p: x * ~k / (1 - p), "zeroed the entries the mask keeps"),
-        (lambda x, k, p: F.dropout(x, p), "the values differ"),  # a fresh random mask, not the given one
+        (lambda x, k, p: F.dropout(x, p), "not zero exactly where `keep` is False"),  # a fresh random mask
+        (lambda x, k, p: x * k / (1 - p) + 0.5 * k, "the values differ"),
     ],
 )
 def test_dropout_mistakes(fn, match):

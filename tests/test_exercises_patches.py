@@ -69,7 +69,7 @@ def _permuted(order):
         (_permuted((0, 2, 4, 3, 5, 1)), r"colours interleaved \(P, P, C order\)"),
         (_permuted((0, 2, 4, 1, 5, 3)), "each patch is transposed"),
         (lambda x, p: x.reshape(x.shape[0], -1, x.shape[1] * p * p), "without a permute"),
-        (lambda x, p: F.unfold(x, p, stride=p), r"shape \(2, 48, 4\), expected \(2, 4, 48\).*transpose or permute"),
+        (lambda x, p: F.unfold(x, p, stride=p), r"shape \(2, 48, 4\), expected \(2, 4, 48\).*the same sizes in another order.*transpose/permute"),
         (lambda x, p: F.unfold(x, p, stride=p // 2 or 1).transpose(1, 2), r"axis 1 \(patches\) is \d+, should be 4"),
     ],
 )

@@ -7,9 +7,9 @@ as ``vit_tutorial.exercises.check_*``.
 import importlib
 import pkgutil
 
-from ._core import Case, CheckFailed, CheckResult, ExerciseNotDone, run_check
+from ._core import Case, CheckFailed, CheckResult, ExerciseNotDone, Judge, OnError, run_check
 
-__all__ = ["Case", "CheckFailed", "CheckResult", "ExerciseNotDone", "run_check"]
+__all__ = ["Case", "CheckFailed", "CheckResult", "ExerciseNotDone", "Judge", "OnError", "run_check"]
 
 for _info in pkgutil.iter_modules(__path__):
     if _info.name.startswith("_"):

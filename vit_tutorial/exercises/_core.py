@@ -8,8 +8,10 @@ learner's terms; otherwise it describes the shape or value difference.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -41,6 +43,29 @@ class Case:
     expected: Any
     label: str  # e.g. "a random batch of shape (2, 3, 8, 8)"
     kwargs: dict = field(default_factory=dict)
+    value_names: tuple | None = None  # names of the entries of a 1-D expected vector, for the messages
+
+
+class Judge:
+    """A mistake recognised by a test on the learner's output rather than by an output to match.
+
+    ``test(got, *args, **kwargs) -> bool`` is called with the learner's output and (copies of) the
+    case's inputs; put it in ``mistakes`` like a wrong implementation.
+    """
+
+    def __init__(self, test: Callable[..., bool]):
+        self.test = test
+
+
+class OnError:
+    """A mistake recognised by the error it raises: an exception of ``error_type`` whose text matches
+    ``pattern`` (a regular expression). The diagnosis is given together with the error itself."""
+
+    def __init__(self, error_type: type, pattern: str):
+        self.error_type, self.pattern = error_type, re.compile(pattern)
+
+    def matches(self, err: BaseException) -> bool:
+        return isinstance(err, self.error_type) and bool(self.pattern.search(str(err)))
 
 
 @dataclass
@@ -81,11 +106,11 @@ def _shape(x) -> str:
     return str(tuple(x.shape))
 
 
-def _close(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float) -> bool:
+def _close(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float, equal_nan: bool = False) -> bool:
     if got.shape != want.shape:
         return False
     try:
-        torch.testing.assert_close(got.to(want.dtype), want, rtol=rtol, atol=atol)
+        torch.testing.assert_close(got.to(want.dtype), want, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=False)
     except AssertionError:
         return False
     return True
@@ -100,9 +125,59 @@ def describe_shape_difference(got: tuple, want: tuple, axes: tuple[str, ...] | N
     if len(got) != len(want):
         return text + f": it has {len(got)} dimensions instead of {len(want)}"
     if sorted(got) == sorted(want):
-        return text + ": the same sizes in another order - a transpose or permute is missing or wrong"
+        diffs = [f"{name(i)} is {g}, should be {w}" for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        return (text + ": the same sizes in another order (" + "; ".join(diffs) + ") - check the order of the "
+                "axes (transpose/permute) and the order of the sizes in your reshape/view")
     diffs = [f"{name(i)} is {g}, should be {w}" for i, (g, w) in enumerate(zip(got, want)) if g != w]
     return text + ": " + "; ".join(diffs)
+
+
+def describe_value_difference(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float,
+                              axes: tuple[str, ...] | None = None) -> str:
+    """What a wrong answer of the right shape has in common with the right one, when something simple
+    fits: the same values in other places, a constant factor, a constant offset, or differences
+    confined to a few indices of one axis. '' when nothing simple fits. Never guesses a cause."""
+    if want.numel() < 2 or not want.is_floating_point():
+        return ""
+    g, w = got.flatten(), want.flatten()
+    if _close(g.sort().values, w.sort().values, rtol, atol):
+        return ("; every value of the right answer is in your output, but in other places: the values are right and "
+                "their order is not - check the order of the axes in your reshape / view / permute / transpose / indexing")
+    norm = (w * w).sum()
+    if norm > 0:
+        c = float((g * w).sum() / norm)
+        if abs(c - 1) > 1e-3 and _close(g, c * w, rtol, atol):
+            return f"; your output is {c:.4g} times the right answer everywhere: a constant factor is wrong or missing"
+    offset = g - w
+    if _close(offset, offset.mean().expand_as(offset), rtol, max(atol, 1e-6)):
+        return f"; your output is the right answer plus {offset.mean().item():.4g} everywhere: a constant term is wrong or missing"
+    for axis in range(want.dim() if want.dim() > 1 else 0):
+        if want.shape[axis] < 2:
+            continue
+        name = f"axis {axis} ({axes[axis]})" if axes and len(axes) == want.dim() else f"axis {axis}"
+        others = tuple(d for d in range(want.dim()) if d != axis)
+        if want.numel() // want.shape[axis] < 2:  # one entry per index: any difference would "fit"
+            continue
+        shift = (got - want).mean(dim=others, keepdim=True)
+        if _close(got, want + shift, rtol, max(atol, 1e-6)):
+            return (f"; your output differs from the right answer by an amount that depends only on the index along "
+                    f"{name}: a term added for each index of that axis (a bias, say) is wrong or missing")
+        if bool((want != 0).all()):
+            ratio = (got / want).mean(dim=others, keepdim=True)
+            if _close(got, want * ratio, rtol, atol):
+                return (f"; your output is the right answer times a factor that depends only on the index along "
+                        f"{name}: a scale applied per index of that axis is wrong or missing")
+    wrong = ~torch.isclose(got, want, rtol=rtol, atol=atol)
+    for axis in range(want.dim()):
+        if want.shape[axis] < 3:
+            continue
+        others = tuple(d for d in range(want.dim()) if d != axis)
+        bad = wrong.any(dim=others).nonzero().flatten().tolist() if others else wrong.nonzero().flatten().tolist()
+        if 0 < len(bad) <= want.shape[axis] // 3:
+            name = f"axis {axis} ({axes[axis]})" if axes and len(axes) == want.dim() else f"axis {axis}"
+            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            return f"; only index {shown} of {name} (of {want.shape[axis]}) differ, the rest is right"
+    return ""
 
 
 def run_check(
@@ -133,14 +208,24 @@ def run_check(
     if not callable(fn):
         raise fail(exercise, f"pass your function itself (check_{exercise}(my_function)), not a {type(fn).__name__}")
     for case in cases:
+        args, kwargs = _clone(case.args), _clone_kwargs(case.kwargs)
         try:
-            got = fn(*_clone(case.args), **_clone_kwargs(case.kwargs))
+            got = fn(*args, **kwargs)
         except NotImplementedError:
             message = f"{exercise} is not written yet: replace the `raise NotImplementedError` in its stub with your code, run that cell, then this one."
             _record(exercise, False, message, "not_done")
             raise ExerciseNotDone(message) from None
         except Exception as err:  # noqa: BLE001 - we report any error in the learner's terms
+            for explanation, wrong in (mistakes or {}).items():
+                if isinstance(wrong, OnError) and wrong.matches(err):
+                    raise fail(exercise, f"{explanation}  (your function raised {type(err).__name__}: {err}; on {case.label})") from None
             raise fail(exercise, f"your function raised {type(err).__name__}: {err}  (on {case.label})") from None
+        changed = _changed_inputs(fn, case, args, kwargs)
+        if changed:
+            raise fail(exercise, f"your function changed its input {changed} in place (an in-place operation such as "
+                       f"`x -= ...`, `x /= ...`, `x[...] = ...` or a method ending in `_` like `.sub_()`): the caller's "
+                       f"tensors must stay as they were, so write the result into a new tensor (`x = x - mean`, not "
+                       f"`x -= mean`)  (on {case.label})")
         want = case.expected
         if not isinstance(got, torch.Tensor):
             raise fail(exercise, f"your function returned a {type(got).__name__}; it should return a torch.Tensor of shape {_shape(want)}  (on {case.label})")
@@ -150,25 +235,41 @@ def run_check(
                        f"tensors with device=x.device (or torch.*_like(x)) so your function works wherever its inputs are  (on {case.label})")
         if isinstance(want, torch.Tensor):
             want = want.to(got.device)
-        if got.is_floating_point() and not torch.isfinite(got).all():
-            raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}); "
-                                 "look for a division by zero or a log/sqrt of a negative number")
+            dtype_problem = _dtype_problem(got, want)
+            if dtype_problem:
+                raise fail(exercise, f"{dtype_problem}  (on {case.label})")
         if _close(got, want, rtol, atol):
             continue
+        finite = not got.is_floating_point() or bool(torch.isfinite(got).all())
         for explanation, wrong in (mistakes or {}).items():
+            if isinstance(wrong, OnError) or (isinstance(wrong, Judge) and not finite):
+                continue
             try:
-                wrong_out = wrong(*_clone(case.args), **_clone_kwargs(case.kwargs))
+                if isinstance(wrong, Judge):
+                    hit = bool(wrong.test(got.detach(), *_clone(case.args), **_clone_kwargs(case.kwargs)))
+                else:
+                    wrong_out = wrong(*_clone(case.args), **_clone_kwargs(case.kwargs))
+                    hit = isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out.to(got.device), rtol, atol, equal_nan=not finite)
             except Exception:  # noqa: BLE001 - a mistake that can't run on this case can't be the diagnosis
                 continue
-            if isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out.to(got.device), rtol, atol):
+            if hit:
                 raise fail(exercise, f"{explanation}  (on {case.label})")
+        if not finite:
+            raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}) where the right answer has "
+                       f"none. Common causes: exp() of large numbers overflows to inf (in float32 already exp(89) does), "
+                       f"and inf - inf or inf / inf gives NaN; a division by zero; a sqrt or log of a negative number")
         if tuple(got.shape) != tuple(want.shape):
             raise fail(exercise, describe_shape_difference(tuple(got.shape), tuple(want.shape), axes) + f"  (on {case.label})")
         diff = (got.detach().to(want.dtype) - want).abs()
+        if case.value_names and want.dim() == 1 and len(case.value_names) == want.numel():
+            wrong_fields = [f"{n} is {got[i].item():g}, expected {want[i].item():g}"
+                            for i, n in enumerate(case.value_names) if diff[i] > atol + rtol * want[i].abs()]
+            raise fail(exercise, f"{'; '.join(wrong_fields)}  (on {case.label})")
         worst = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        pattern = describe_value_difference(got.detach().to(want.dtype), want, rtol, atol, axes)
         raise fail(
             exercise,
-            f"the shape is right but the values differ (on {case.label}): the largest difference is "
+            f"the shape is right but the values differ (on {case.label}){pattern}: the largest difference is "
             f"{diff.max().item():.3g} at index {worst} (you: {got.flatten()[diff.argmax()].item():.5g}, "
             f"expected: {want.flatten()[diff.argmax()].item():.5g}); allowed: rtol={rtol:g}, atol={atol:g}",
         )
@@ -186,3 +287,37 @@ def _clone(args: tuple) -> tuple:
 
 def _clone_kwargs(kwargs: dict) -> dict:
     return dict(zip(kwargs, _clone(tuple(kwargs.values()))))
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b) or (a.is_floating_point() and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
+
+
+def _changed_inputs(fn: Callable, case: Case, args: tuple, kwargs: dict) -> str:
+    """Names (as the learner's function calls them) of the tensor inputs ``fn`` modified in place, or ''."""
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    changed = []
+    for i, (original, given) in enumerate(zip(case.args, args)):
+        if isinstance(original, torch.Tensor) and isinstance(given, torch.Tensor) and not _same(original, given):
+            changed.append(f"`{names[i]}`" if i < len(names) else f"number {i + 1}")
+    changed += [f"`{k}`" for k, v in case.kwargs.items()
+                if isinstance(v, torch.Tensor) and isinstance(kwargs.get(k), torch.Tensor) and not _same(v, kwargs[k])]
+    return ", ".join(changed)
+
+
+def _dtype_problem(got: torch.Tensor, want: torch.Tensor) -> str:
+    """Why ``got``'s dtype can't be right for a ``want`` (a lowered or integer dtype), or ''."""
+    if not want.is_floating_point() or got.dtype == want.dtype:
+        return ""
+    if not got.is_floating_point():
+        if got.dtype != torch.bool and got.dim() == want.dim() - 1 and got.shape == want.shape[:-1]:
+            return (f"your output holds integers ({got.dtype}) with one axis less than expected: it looks like class "
+                    f"indices (argmax), but the answer is the {want.dtype} values over the last axis, shape {_shape(want)}")
+        return f"your output has the integer dtype {got.dtype}; the answer is floating point ({want.dtype})"
+    if torch.finfo(got.dtype).bits < torch.finfo(want.dtype).bits:
+        return (f"your output is {got.dtype}, a lower precision than the {want.dtype} inputs: remove the "
+                f".half()/.bfloat16()/.to(...) that lowered it, so the result keeps the inputs' dtype")
+    return ""

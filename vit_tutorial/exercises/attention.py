@@ -18,18 +18,28 @@ MERGE_AXES = ("batch", "tokens", "width")
 # --- reference and wrong versions -----------------------------------------------------------------
 
 
-def _head(q, k, v, scale="sqrt", softmax_dim=-1, softmax=True, transpose_weights=False):
+def _head(q, k, v, scale="sqrt", softmax_dim=-1, softmax=True, transpose_weights=False, swap_qk=False, causal=False,
+          mix=True):
     """Single-head attention with one knob per classic mistake; the defaults are right."""
     d = q.shape[-1]
-    scores = q @ k.transpose(-2, -1)  # (..., N, N)
+    scores = (k @ q.transpose(-2, -1)) if swap_qk else q @ k.transpose(-2, -1)  # (..., N, N)
     if scale == "sqrt":
         scores = scores / math.sqrt(d)
     elif scale == "d":
         scores = scores / d
+    elif scale == "times_sqrt":
+        scores = scores * math.sqrt(d)
+    elif scale == "tokens":
+        scores = scores / math.sqrt(q.shape[-2])
+    if causal:
+        n = scores.shape[-1]
+        scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool, device=scores.device).triu(1), float("-inf"))
     weights = scores.softmax(dim=softmax_dim) if softmax else scores
+    if scale == "after_softmax":
+        weights = weights / math.sqrt(d)
     if transpose_weights:
         weights = weights.transpose(-2, -1)
-    return weights @ v
+    return weights @ v if mix else weights
 
 
 HEAD_MISTAKES = {
@@ -43,6 +53,17 @@ HEAD_MISTAKES = {
         lambda q, k, v: _head(q, k, v, softmax=False),
     "you multiplied V by the transposed weights: row i of the output must mix the values with query i's "
     "weights, weights @ v": lambda q, k, v: _head(q, k, v, transpose_weights=True),
+    "you multiplied the scores by √d; the scale DIVIDES them: Q Kᵀ / √d": lambda q, k, v: _head(q, k, v, scale="times_sqrt"),
+    "you scaled after the softmax: divide the scores Q Kᵀ by √d BEFORE the softmax, so that the weights still "
+    "sum to 1 per row": lambda q, k, v: _head(q, k, v, scale="after_softmax"),
+    "q and k are swapped (k @ q.T): the scores are the transpose of Q Kᵀ, so query i reads key i's column. "
+    "Write q @ k.transpose(-2, -1)": lambda q, k, v: _head(q, k, v, swap_qk=True),
+    "you applied a causal mask: ViT's attention is bidirectional - every patch may attend to every other "
+    "patch, before and after it - so nothing is masked": lambda q, k, v: _head(q, k, v, causal=True),
+    "you returned the attention weights (N x N per image); the head's output is the weights applied to the "
+    "values, weights @ v": lambda q, k, v: _head(q, k, v, mix=False),
+    "you divided by √N, the square root of the number of tokens; the scale is 1/√d with d the head size, "
+    "q.shape[-1]": lambda q, k, v: _head(q, k, v, scale="tokens"),
 }
 
 
@@ -65,6 +86,11 @@ SPLIT_MISTAKES = {
     "the head index varies fastest in your split (reshape to (B, N, head_dim, heads)), so head 0 gets "
     "columns 0, heads, 2*heads, ... Head 0 must own the first head_dim columns: reshape to "
     "(B, N, heads, head_dim)": lambda x, h: _split(x, h, "interleaved"),
+    "heads and head_dim are swapped in your reshape: you reshaped to (B, N, D // heads, heads), so the "
+    "second-to-last size is head_dim. Reshape the last axis into (heads, head_dim) = (num_heads, D // num_heads), "
+    "then transpose axes 1 and 2": lambda x, h: x.reshape(x.shape[0], x.shape[1], x.shape[2] // h, h).transpose(1, 2),
+    "you transposed the wrong axes: after the reshape to (B, N, heads, head_dim), swap axes 1 and 2 (tokens and "
+    "heads), giving (B, heads, N, head_dim)": lambda x, h: x.reshape(x.shape[0], x.shape[1], h, -1).transpose(1, 3),
     "the transpose is missing: you return (B, N, heads, head_dim); swap axes 1 and 2 to get "
     "(B, heads, N, head_dim)": lambda x, h: _split(x, h, "no_transpose"),
 }
@@ -88,17 +114,26 @@ MERGE_MISTAKES = {
 }
 
 
-def _linear(x, layer):
-    return x @ layer.weight.T + layer.bias
+def _linear(x, layer, bias=True, transpose=True):
+    return x @ (layer.weight.T if transpose else layer.weight) + (layer.bias if bias else 0)
 
 
-def _mha(x, parts, scale="sqrt", softmax_dim=-1, split="right", merge="right", project=True):
+def _mha(x, parts, scale="sqrt", softmax_dim=-1, split="right", merge="right", project=True, qkv_bias=True,
+         transpose=True, swap_qk=False, key="key", residual=False):
     """Multi-head attention with one knob per classic mistake; the defaults are right."""
     h = parts.num_heads
-    q, k, v = (_split(_linear(x, layer), h, split) for layer in (parts.query, parts.key, parts.value))
-    context = _head(q, k, v, scale=scale, softmax_dim=softmax_dim)
+    layers = (parts.query, getattr(parts, key), parts.value)
+    q, k, v = (_split(_linear(x, layer, qkv_bias, transpose), h, split) for layer in layers)
+    context = _head(q, k, v, scale=scale, softmax_dim=softmax_dim, swap_qk=swap_qk)
     merged = _merge(context, merge)
-    return _linear(merged, parts.attention_output) if project else merged
+    out = _linear(merged, parts.attention_output, transpose=transpose) if project else merged
+    return x + out if residual else out
+
+
+def _mha_qkv_untransposed(x, parts):
+    h = parts.num_heads
+    q, k, v = (_split(_linear(x, layer, transpose=False), h) for layer in (parts.query, parts.key, parts.value))
+    return _linear(_merge(_head(q, k, v)), parts.attention_output)
 
 
 MHA_MISTAKES = {
@@ -117,6 +152,18 @@ MHA_MISTAKES = {
     "(B, N, heads, head_dim) -> reshape to (B, N, D)": lambda x, p: _mha(x, p, merge="no_transpose"),
     "the output projection is missing: after merging the heads, apply parts.attention_output":
         lambda x, p: _mha(x, p, project=False),
+    "the biases of Q, K and V are missing: nn.Linear computes x @ weight.T + bias (or call parts.query(x), ...)":
+        lambda x, p: _mha(x, p, qkv_bias=False),
+    "you multiplied by the weights without transposing them: nn.Linear stores weight as (out, in) and computes "
+    "x @ weight.T + bias (square weights fit either way, so no shape error warns you)": lambda x, p: _mha(x, p, transpose=False),
+    "you multiplied by the weights of Q, K and V without transposing them: nn.Linear computes x @ weight.T + bias":
+        _mha_qkv_untransposed,
+    "q and k are swapped (k @ q.T): the scores must be q @ k.transpose(-2, -1), one row per query":
+        lambda x, p: _mha(x, p, swap_qk=True),
+    "you multiplied the scores by √head_dim; the scale DIVIDES them: Q Kᵀ / √head_dim": lambda x, p: _mha(x, p, scale="times_sqrt"),
+    "the keys come from parts.value: project K with parts.key": lambda x, p: _mha(x, p, key="value"),
+    "you added the residual x: this function is the attention block alone; the encoder layer adds x around it":
+        lambda x, p: _mha(x, p, residual=True),
 }
 
 

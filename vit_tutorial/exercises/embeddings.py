@@ -1,9 +1,10 @@
-"""Self-checks for chapter 3 ([CLS], positions, dropout): ``check_embed``, ``check_position_similarity``, ``check_dropout``."""
+"""Self-checks for chapter 3 ([CLS], positions, dropout): ``check_embed``, ``check_position_similarity``,
+``check_dropout``, ``check_shuffle_patches``."""
 from __future__ import annotations
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, Judge, run_check
 
 TOKEN_AXES = ("batch", "tokens", "dim")
 
@@ -70,6 +71,11 @@ SIMILARITY_MISTAKES = {
     "a.b / (|a| |b|) - normalise each position vector first": lambda pos: pos[0, 1:] @ pos[0, 1:].T,
     "you normalised along the wrong axis - each embedding dimension across patches - instead of each "
     "patch's own vector (normalise over the last axis, D)": lambda pos: _cosine(pos[0, 1:], dim=0),
+    "you divided by only one of the two lengths: cosine similarity is a.b / (|a| |b|) - normalise BOTH "
+    "vectors (every row of the (N, D) positions) before the dot products":
+        lambda pos: pos[0, 1:] @ (pos[0, 1:] / pos[0, 1:].norm(dim=-1, keepdim=True)).T,
+    "these are Euclidean distances (torch.cdist); the exercise asks for cosine similarities: normalise each "
+    "position vector to length 1, then take all dot products": lambda pos: torch.cdist(pos[0, 1:], pos[0, 1:]),
 }
 
 
@@ -97,6 +103,9 @@ DROPOUT_MISTAKES = {
         lambda x, keep, p: x * keep / p,
     "you zeroed the entries the mask keeps and kept the others: `keep` is True where a value survives":
         lambda x, keep, p: x * ~keep / (1 - p),
+    "your output is not zero exactly where `keep` is False: use the given mask `keep` (True where a value "
+    "survives) instead of drawing a random one of your own (F.dropout, nn.Dropout and torch.rand pick their own "
+    "entries; nn.Dropout in eval mode drops nothing)": Judge(lambda got, x, keep, p: bool(((got == 0) != ~keep)[x != 0].any())),
 }
 
 
@@ -109,3 +118,30 @@ def check_dropout(fn):
         keep = torch.rand(*shape, generator=g) >= p
         cases.append(Case((x, keep, p), x * keep / (1 - p), f"a random {shape} tensor with p = {p}"))
     return run_check("dropout", fn, cases, mistakes=DROPOUT_MISTAKES, rtol=1e-5, atol=1e-6)
+
+
+def _shuffle(tokens, order):
+    return torch.cat([tokens[:, :1], tokens[:, 1:][:, order]], dim=1)
+
+
+SHUFFLE_MISTAKES = {
+    "you applied the inverse permutation: output patch i must be input patch order[i] (tokens[:, 1:][:, order]), "
+    "not the patch that goes to position order[i]": lambda t, o: _shuffle(t, torch.argsort(o)),
+    "you indexed the whole sequence with order, so [CLS] (token 0) was taken as patch 0 and every patch index is "
+    "off by one: shuffle only the patch tokens, tokens[:, 1:][:, order], and keep tokens[:, :1] in front":
+        lambda t, o: torch.cat([t[:, :1], t[:, o]], dim=1),
+    "[CLS] moved: it must stay token 0; shuffle only the patch tokens behind it":
+        lambda t, o: torch.cat([t[:, 1:][:, o], t[:, :1]], dim=1),
+}
+
+
+def check_shuffle_patches(fn):
+    """Check ``fn(tokens (B, N+1, D), order (N,)) -> (B, N+1, D)``: [CLS] stays first, output patch i is input patch order[i]."""
+    g = torch.Generator().manual_seed(7)
+    cases = []
+    for b, n, d in ((2, 6, 4), (1, 9, 5)):
+        tokens, order = torch.randn(b, n + 1, d, generator=g), torch.randperm(n, generator=g)
+        while torch.equal(order, torch.argsort(order)):  # an order that is not its own inverse
+            order = torch.randperm(n, generator=g)
+        cases.append(Case((tokens, order), _shuffle(tokens, order), f"random tokens {(b, n + 1, d)} and the order {order.tolist()}"))
+    return run_check("shuffle_patches", fn, cases, mistakes=SHUFFLE_MISTAKES, axes=TOKEN_AXES, rtol=0, atol=0)

@@ -10,7 +10,9 @@ import weakref
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, Judge, OnError, run_check
+
+KEEPDIM = OnError(RuntimeError, r"must match the size of tensor")
 
 _HIDDEN_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -26,7 +28,7 @@ def _randn(*shape, seed: int, scale: float = 1.0) -> torch.Tensor:
 def _real_hidden(model) -> torch.Tensor:
     """The last encoder layer's output for the sample cat, ``(1, N + 1, D)`` (before the final LayerNorm)."""
     if model not in _HIDDEN_CACHE:
-        from ..images import load_image, preprocess
+        from ..images import preprocess, load_image
 
         weight = next(model.parameters())
         config = model.config
@@ -63,10 +65,10 @@ def check_image_summary(fn, model=None):
         return _layer_norm(h, w, b, eps)[:, 0]
 
     cases = []
-    for seed, (batch, tokens, dim) in enumerate([(2, 5, 8), (3, 17, 12)]):
+    for seed, (batch, tokens, dim), eps in ((0, (2, 5, 8), 0.5), (1, (3, 17, 12), 1e-6)):  # a large eps shows where it goes
         h = _randn(batch, tokens, dim, seed=seed, scale=3.0) + 1.0
         w, b = 1 + _randn(dim, seed=seed + 10, scale=0.5), _randn(dim, seed=seed + 20, scale=0.5)
-        cases.append(Case((h, w, b, 1e-6), right(h, w, b, 1e-6), f"random hidden states of shape {(batch, tokens, dim)}"))
+        cases.append(Case((h, w, b, eps), right(h, w, b, eps), f"random hidden states of shape {(batch, tokens, dim)}, eps={eps}"))
     if model is not None:
         norm = _final_norm(model)
         h = _real_hidden(model).cpu()
@@ -75,16 +77,18 @@ def check_image_summary(fn, model=None):
     mistakes = {
         "you skipped the final LayerNorm: the classifier reads the [CLS] vector AFTER vit.layernorm": lambda h, w, b, eps: h[:, 0],
         "you took the LAST token; [CLS] is the first one, index 0": lambda h, w, b, eps: _layer_norm(h, w, b, eps)[:, -1],
-        "you averaged the tokens; this model summarises the image by its [CLS] token (index 0), not by a mean":
-            lambda h, w, b, eps: _layer_norm(h, w, b, eps).mean(1),
+        "you averaged the tokens; this model summarises the image by its [CLS] token (index 0), not by a mean": lambda h, w, b, eps: _layer_norm(h, w, b, eps).mean(1),
         "you took the whole first image (hidden[0]) instead of token 0 of every image (hidden[:, 0])": lambda h, w, b, eps: _layer_norm(h, w, b, eps)[0],
         "you kept the token axis: hidden[:, 0:1] is (B, 1, D); hidden[:, 0] gives (B, D)": lambda h, w, b, eps: _layer_norm(h, w, b, eps)[:, 0:1],
         "you normalised without the learned scale and shift (weight, bias)": lambda h, w, b, eps: _layer_norm(h, 1.0, 0.0, eps)[:, 0],
-        "your LayerNorm uses the unbiased variance (divide by D - 1); LayerNorm divides by D":
-            lambda h, w, b, eps: ((h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, keepdim=True) + eps) * w + b)[:, 0],
-        "you normalised over the tokens (axis 1) instead of over the hidden axis (the last one)":
-            lambda h, w, b, eps: ((h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + eps) * w + b)[:, 0],
+        "your LayerNorm uses the unbiased variance (divide by D - 1); LayerNorm divides by D": lambda h, w, b, eps: ((h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, keepdim=True) + eps) * w + b)[:, 0],
+        "you normalised over the tokens (axis 1) instead of over the hidden axis (the last one)": lambda h, w, b, eps: ((h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + eps) * w + b)[:, 0],
+        "you applied tanh (the pooler's activation): this model has no pooler, the classifier reads the normalised [CLS] vector itself": lambda h, w, b, eps: torch.tanh(_layer_norm(h, w, b, eps)[:, 0]),
+        "the shapes don't line up: a mean or var taken without keepdim=True drops the hidden axis, so hidden - mean "
+        "subtracts along the wrong axis (or fails). Keep it: hidden.mean(dim=-1, keepdim=True)": KEEPDIM,
     }
+    mistakes["your function ignores its eps argument (it behaves as if eps were a small fixed number such as 1e-6 or "
+             "1e-12): use the eps you are given"] = lambda h, w, b, eps: _layer_norm(h, w, b, 1e-6)[:, 0]
     return run_check("image_summary", fn, cases, mistakes, axes=("batch", "hidden"))
 
 
@@ -104,6 +108,14 @@ def check_mean_pool(fn, model=None):
         "you averaged over the hidden axis (the last one); average over the tokens (axis 1)": lambda h: h[:, 1:].mean(-1),
         "you averaged over the batch (axis 0); average over the tokens (axis 1)": lambda h: h[:, 1:].mean(0),
         "you kept the token axis (keepdim=True): the result should be (B, D)": lambda h: h[:, 1:].mean(1, keepdim=True),
+        "you divided the sum of the N patch tokens by N + 1 (the number of all tokens, [CLS] included): divide by "
+        "the number of patches, or take hidden[:, 1:].mean(dim=1)": lambda h: h[:, 1:].sum(1) / h.shape[1],
+        "you left out more than [CLS] (hidden[:, 2:]): the patches are every token after the first, hidden[:, 1:]":
+            lambda h: h[:, 2:].mean(1),
+        "you left out the last token as well as [CLS] (hidden[:, 1:-1]): the patches are hidden[:, 1:]":
+            lambda h: h[:, 1:-1].mean(1),
+        "you returned the [CLS] token itself; mean pooling averages the patch tokens, hidden[:, 1:]": lambda h: h[:, 0],
+        "you took the maximum over the tokens (max pooling); average them": lambda h: h[:, 1:].amax(1),
     }
     return run_check("mean_pool", fn, cases, mistakes, axes=("batch", "hidden"))
 
@@ -137,6 +149,9 @@ def check_vit_pooler(fn, model=None):
         "you used a sigmoid; ViTPooler's activation is tanh": lambda h, w, b: torch.sigmoid(h[:, 0] @ w.T + b),
         "you used ReLU; ViTPooler's activation is tanh": lambda h, w, b: torch.relu(h[:, 0] @ w.T + b),
         "you applied tanh before the dense layer instead of after it": lambda h, w, b: torch.tanh(h[:, 0]) @ w.T + b,
+        "you pooled the mean of the patch tokens; ViTPooler reads the [CLS] token, hidden[:, 0]":
+            lambda h, w, b: torch.tanh(h[:, 1:].mean(1) @ w.T + b),
+        "you used GELU; ViTPooler's activation is tanh": lambda h, w, b: torch.nn.functional.gelu(h[:, 0] @ w.T + b),
     }
     return run_check("vit_pooler", fn, cases, mistakes, axes=("batch", "hidden"))
 
@@ -161,6 +176,8 @@ def check_classifier(fn, model=None):
         "you returned probabilities (softmax); the classifier returns raw scores, the logits": lambda x, w, b: (x @ w.T + b).softmax(-1),
         "you subtracted the bias instead of adding it": lambda x, w, b: x @ w.T - b,
         "you applied an activation (tanh) before the classifier; ViTForImageClassification has none": lambda x, w, b: torch.tanh(x) @ w.T + b,
+        "you returned log-probabilities (log_softmax); the classifier returns the raw scores, the logits": lambda x, w, b: (x @ w.T + b).log_softmax(-1),
+        "you applied a sigmoid; the classifier returns the raw scores (logits), no activation": lambda x, w, b: torch.sigmoid(x @ w.T + b),
     }
     return run_check("classifier", fn, cases, mistakes, axes=("batch", "classes"))
 
@@ -173,6 +190,10 @@ def check_softmax(fn, model=None):
         cases.append(Case((z,), z.softmax(-1), f"random logits of shape {shape}"))
     big = _randn(2, 6, seed=410, scale=5.0) + 1000.0
     cases.append(Case((big,), big.softmax(-1), "logits near 1000 (exp(1000) overflows to inf unless you subtract each row's maximum first)"))
+    mixed = torch.stack([_randn(6, seed=411, scale=2.0), _randn(6, seed=412, scale=2.0) + 1000.0])
+    cases.append(Case((mixed,), mixed.softmax(-1), "two rows of very different scale, logits near 0 and near 1000"))
+    spread = _randn(2, 6, seed=413, scale=1.0) * torch.tensor([[1.0], [100.0]])
+    cases.append(Case((spread,), spread.softmax(-1), "a row whose logits spread over hundreds (from about -200 to 200)"))
     if model is not None:
         norm = _final_norm(model)
         x = _layer_norm(_real_hidden(model).cpu(), norm.weight.detach().cpu(), norm.bias.detach().cpu(), norm.eps)[:, 0]
@@ -185,5 +206,19 @@ def check_softmax(fn, model=None):
         "you divided the logits by their sum; softmax divides exp(z) by the sum of exp(z)": lambda z: z / z.sum(-1, keepdim=True),
         "you returned the LOG of the probabilities (log_softmax)": lambda z: z.log_softmax(-1),
         "you used a sigmoid on each score; softmax makes the scores compete (they sum to 1)": lambda z: torch.sigmoid(z),
+        "exp overflows: exp(z) of logits near 1000 is inf, and inf / inf is NaN. Subtract each row's maximum first, "
+        "exp(z - max) / sum(exp(z - max)) - the result is the same, and the largest exponent is exp(0) = 1":
+            lambda z: z.exp() / z.exp().sum(-1, keepdim=True),
+        "you subtracted the maximum of the whole tensor; subtract each row's own maximum, z.max(dim=-1, keepdim=True): "
+        "with rows of very different scale, exp(z - global max) underflows to 0 in the smaller rows, and 0 / 0 is NaN":
+            lambda z: (z - z.max()).exp() / (z - z.max()).exp().sum(-1, keepdim=True),
+        "you subtracted each row's mean; subtract its maximum: when a row's logits spread over more than ~90, "
+        "exp(z - mean) still overflows, while exp(z - max) is at most 1":
+            lambda z: (z - z.mean(-1, keepdim=True)).exp() / (z - z.mean(-1, keepdim=True)).exp().sum(-1, keepdim=True),
+        "the shapes don't line up: z.max(dim=-1) without keepdim=True drops the class axis, so z - max subtracts along "
+        "the wrong axis (or fails). Keep it: z.max(dim=-1, keepdim=True).values": KEEPDIM,
+        "the rows of your output don't sum to 1: each image's probabilities are normalised over its own classes - "
+        "divide exp(z - max) by its sum over the last axis, .sum(dim=-1, keepdim=True)":
+            Judge(lambda got, z: not torch.allclose(got.double().sum(-1), torch.ones(got.shape[:-1], dtype=torch.float64), atol=1e-4)),
     }
     return run_check("softmax", fn, cases, mistakes, axes=("batch", "classes"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, OnError, run_check
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
 
@@ -40,7 +40,17 @@ LN_MISTAKES = {
         lambda x, w, b, eps: _ln(x, w, b, eps, center=False),
     "you divided by the variance instead of its square root (the standard deviation)":
         lambda x, w, b, eps: (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True, unbiased=False) + eps) * w + b,
+    "this is RMSNorm (x / sqrt(mean(x²) + eps)): LayerNorm first subtracts the mean and divides by the standard "
+    "deviation, sqrt(mean((x - mean)²) + eps)": lambda x, w, b, eps: x / torch.sqrt((x**2).mean(-1, keepdim=True) + eps) * w + b,
+    "gamma and beta are swapped: multiply by weight (gamma), then add bias (beta)": lambda x, w, b, eps: _norm(x, eps=eps) * b + w,
+    "the shapes don't line up: a mean, var or max taken without keepdim=True drops the reduced axis, so "
+    "x - mean subtracts along the wrong axis (or fails). Keep the axis: x.mean(dim=-1, keepdim=True)": OnError(RuntimeError, r"must match the size of tensor"),
 }
+
+
+LN_MISTAKES["your function ignores its eps argument (it behaves as if eps were a small fixed number such as 1e-5 "
+            "or 1e-12): use the eps you are given - models differ (ViT's LayerNorms use 1e-12, torch's default is "
+            "1e-5)"] = lambda x, w, b, eps: _ln(x, w, b, 1e-5)
 
 
 def _real_tokens(model):
@@ -85,7 +95,15 @@ BN_MISTAKES = {
     "you used the unbiased variance (torch.var's default divides by n - 1); BatchNorm normalises with the "
     "biased one: unbiased=False": lambda x, eps: _bn(x, eps, unbiased=True),
     "eps belongs inside the square root: sqrt(var + eps)": lambda x, eps: _bn(x, eps, eps_outside=True),
+    "you normalised over the token axis only (dim=1, each image on its own): BatchNorm pools every image AND every "
+    "token, dim=(0, 1)": lambda x, eps: _norm(x, dims=(1,), eps=eps),
+    "you forgot to subtract the mean before dividing by the standard deviation": lambda x, eps: _bn(x, eps, center=False),
+    "the shapes don't line up: a mean, var or max taken without keepdim=True drops the reduced axis, so "
+    "x - mean subtracts along the wrong axis (or fails). Keep the axis: x.mean(dim=(0, 1), keepdim=True)": OnError(RuntimeError, r"must match the size of tensor"),
 }
+
+BN_MISTAKES["your function ignores its eps argument (it behaves as if eps were a small fixed number such as 1e-5): "
+            "use the eps you are given"] = lambda x, eps: _bn(x, 1e-5)
 
 
 def check_batch_norm(fn):

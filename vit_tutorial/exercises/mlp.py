@@ -28,6 +28,10 @@ GELU_MISTAKES = {
         lambda x: x * torch.sigmoid(1.702 * x),
     "you returned Φ(x), the normal CDF, alone: GELU multiplies it by x": lambda x: 0.5 * (1 + torch.erf(x / math.sqrt(2))),
     "the √2 is missing: Φ(x) = 0.5·(1 + erf(x / √2)), not 0.5·(1 + erf(x))": lambda x: 0.5 * x * (1 + torch.erf(x)),
+    "you multiplied by √2 inside erf; divide: Φ(x) = 0.5·(1 + erf(x / √2))": lambda x: 0.5 * x * (1 + torch.erf(x * math.sqrt(2))),
+    "the factor 0.5 is missing, so your values are twice GELU's: Φ(x) = 0.5·(1 + erf(x / √2))":
+        lambda x: x * (1 + torch.erf(x / math.sqrt(2))),
+    "this is SiLU (swish), x·σ(x); GELU is x·Φ(x) with the normal CDF Φ(x) = 0.5·(1 + erf(x / √2))": lambda x: x * torch.sigmoid(x),
 }
 
 
@@ -89,10 +93,10 @@ def check_gelu(fn, model=None):
     return run_check("gelu", fn, cases, mistakes=GELU_MISTAKES, rtol=1e-5, atol=2e-6)
 
 
-def _mlp(x, parts, act=_gelu, residual=False, act_out=False, act_missing=False):
-    h = x @ parts.mlp_in.weight.T + parts.mlp_in.bias
+def _mlp(x, parts, act=_gelu, residual=False, act_out=False, act_missing=False, bias=True):
+    h = x @ parts.mlp_in.weight.T + (parts.mlp_in.bias if bias else 0)
     h = h if act_missing else act(h)
-    out = h @ parts.mlp_out.weight.T + parts.mlp_out.bias
+    out = h @ parts.mlp_out.weight.T + (parts.mlp_out.bias if bias else 0)
     out = act(out) if act_out else out
     return x + out if residual else out
 
@@ -107,6 +111,14 @@ MLP_MISTAKES = {
         lambda x, p: _mlp(x, p, residual=True),
     "GELU is applied after mlp_out as well: the activation goes only between the two linear layers":
         lambda x, p: _mlp(x, p, act_out=True),
+    "you used the sigmoid approximation x·σ(1.702·x) ('quick GELU'); this model's hidden_act is 'gelu', the exact erf form":
+        lambda x, p: _mlp(x, p, act=lambda t: t * torch.sigmoid(1.702 * t)),
+    "the biases are missing: each nn.Linear computes x @ weight.T + bias": lambda x, p: _mlp(x, p, bias=False),
+    "you used mlp_out's weight in the first layer and mlp_in's in the second (without .T those are the ones whose "
+    "shapes fit): nn.Linear computes x @ weight.T + bias, so the first layer is x @ mlp_in.weight.T + mlp_in.bias":
+        lambda x, p: _gelu(x @ p.mlp_out.weight + p.mlp_in.bias) @ p.mlp_in.weight + p.mlp_out.bias,
+    "you applied a LayerNorm first: this function is the MLP alone; layernorm_after is applied before it, in the layer":
+        lambda x, p: _mlp(p.layernorm_after(x), p),
 }
 
 
@@ -131,17 +143,26 @@ def check_mlp(fn, model=None):
         return run_check("mlp", fn, cases, mistakes=MLP_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5)
 
 
-def _layer(x, parts, order="pre", first=True, second=True, norm2="after", norms=True):
+def _layer(x, parts, order="pre", first=True, second=True, norm2="after", norms=True, norm1="before"):
     """One encoder layer with one knob per classic mistake; the defaults are ViT's pre-norm layer."""
     from ..attention import self_attention
     from ..layernorm import layer_norm_module
 
-    ln1 = (lambda t: layer_norm_module(t, parts.layernorm_before)) if norms else (lambda t: t)  # noqa: E731
+    ln1 = (lambda t: layer_norm_module(t, getattr(parts, f"layernorm_{norm1}"))) if norms else (lambda t: t)  # noqa: E731
     ln2 = (lambda t: layer_norm_module(t, getattr(parts, f"layernorm_{norm2}"))) if norms else (lambda t: t)  # noqa: E731
     attn = lambda t: self_attention(t, parts)[0]  # noqa: E731
     if order == "post":  # the original Transformer / BERT
         h = ln1(x + attn(x))
         return ln2(h + _mlp(h, parts))
+    if order == "second_from_x":  # the second residual adds the layer's input x, not h
+        h = x + attn(ln1(x))
+        return x + _mlp(ln2(h), parts)
+    if order == "mlp_reads_x":  # the MLP reads the normalised layer input instead of h
+        h = x + attn(ln1(x))
+        return h + _mlp(ln2(x), parts)
+    if order == "mlp_first":
+        h = x + _mlp(ln1(x), parts)
+        return h + attn(ln2(h))
     if order == "after_norm":  # the residual taken from the normalised input
         n1 = ln1(x)
         h = n1 + attn(n1)
@@ -166,6 +187,14 @@ LAYER_MISTAKES = {
         lambda x, p: _layer(x, p, norm2="before"),
     "the LayerNorms are missing: normalise before attention (layernorm_before) and before the MLP (layernorm_after)":
         lambda x, p: _layer(x, p, norms=False),
+    "the second residual adds x, the layer's input; it must add h = x + attention(...), the input of the MLP "
+    "block: return h + mlp(layernorm_after(h))": lambda x, p: _layer(x, p, order="second_from_x"),
+    "the MLP reads layernorm_after(x), the layer's input, as if attention and the MLP ran in parallel; it must "
+    "read layernorm_after(h) with h = x + attention(...): the two blocks run one after the other": lambda x, p: _layer(x, p, order="mlp_reads_x"),
+    "the two LayerNorms are swapped: layernorm_before goes in front of attention, layernorm_after in front of the MLP":
+        lambda x, p: _layer(x, p, norm1="after", norm2="before"),
+    "you ran the MLP before attention: the order is attention first, then the MLP":
+        lambda x, p: _layer(x, p, order="mlp_first"),
 }
 
 

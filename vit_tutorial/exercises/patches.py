@@ -52,6 +52,10 @@ PATCHIFY_MISTAKES = {
     "you reshaped the image straight to (B, N, C*P*P) without a permute, so each 'patch' is a run of "
     "consecutive values in memory (strips of image rows), not a P x P square. Reshape to "
     "(B, C, rows, P, cols, P), permute to (B, rows, cols, C, P, P), then flatten": _no_permute,
+    "you moved the channels last (B, H, W, C) and reshaped straight to (B, N, C*P*P): without splitting H and W "
+    "into (rows, P) and (cols, P) each 'patch' is a strip of consecutive pixels of one image row, not a P x P "
+    "square. Reshape to (B, C, rows, P, cols, P), permute to (B, rows, cols, C, P, P), then flatten":
+        lambda x, p: x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1] * p * p),
 }
 
 
@@ -111,6 +115,11 @@ PATCH_EMBED_MISTAKES = {
     "row, left to right": _embed_with(_column_major),
     "you cut the image with a bare reshape (no permute), so the 'patches' are strips of consecutive values, "
     "not P x P squares": _embed_with(_no_permute),
+    "you subtracted the bias; the Conv2d ADDS bias[d] to every patch's entry d":
+        lambda x, w, b: _embed_with(_patchify, use_bias=False)(x, w, b) - b,
+    "you added one number (the bias summed, or a scalar) to every entry: the bias is a vector, bias[d] goes to "
+    "output channel d of every patch - add the (D,) bias itself, it broadcasts over (B, N, D)":
+        lambda x, w, b: _embed_with(_patchify, use_bias=False)(x, w, b) + b.sum(),
 }
 
 

@@ -34,6 +34,8 @@ PIXEL_MISTAKES = {
         lambda im, s: _pixels(im, s, mode="bicubic"),
     "the images come out transposed (x and y swapped): don't swap the last two axes":
         lambda im, s: _pixels(im.transpose(-1, -2), s),
+    "you normalised with ImageNet's mean and standard deviation (0.485, 0.229, ...); this model's image "
+    "processor uses mean 0.5 and std 0.5: (x - 0.5) / 0.5": lambda im, s: (_pixels(im, s, normalise=False) - 0.485) / 0.229,
 }
 
 
@@ -115,7 +117,8 @@ def check_variant_config(fn):
         return run_check("variant_config", fn, [])  # raises: "pass your function itself"
     cases = []
     for patch, depth in ((4, 2), (16, 4), (8, 6)):
-        cases.append(Case((patch, depth), summarize(_variant(patch, depth)), f"patch_size={patch}, depth={depth}"))
+        cases.append(Case((patch, depth), summarize(_variant(patch, depth)), f"patch_size={patch}, depth={depth}",
+                          value_names=SUMMARY_FIELDS))
 
     def summary_of_yours(patch_size, depth):
         return summarize(fn(patch_size, depth))
