@@ -120,7 +120,9 @@ RIGHT: dict[str, list] = {}
 # ---------------------------------------------------------------- chapter 2
 
 WRONG["check_patchify"] = [
-    ("column-major patch order", lambda x, p: x.reshape(x.shape[0], x.shape[1], x.shape[2] // p, p, x.shape[3] // p, p).permute(0, 4, 2, 1, 3, 5).reshape(x.shape[0], -1, x.shape[1] * p * p),
+    ("column-major patch order",
+     lambda x, p: x.reshape(x.shape[0], x.shape[1], x.shape[2] // p, p, x.shape[3] // p, p)
+     .permute(0, 4, 2, 1, 3, 5).reshape(x.shape[0], -1, x.shape[1] * p * p),
      r"column by column"),
     ("channel last inside a patch", lambda x, p: x.reshape(x.shape[0], x.shape[1], x.shape[2] // p, p, x.shape[3] // p, p)
      .permute(0, 2, 4, 3, 5, 1).reshape(x.shape[0], -1, x.shape[1] * p * p), r"channel\s+first|colours interleaved"),
@@ -424,7 +426,8 @@ RIGHT["check_mlp"] = [
 
 WRONG["check_encoder_layer"] = [
     ("post-norm", lambda x, p: p.layernorm_after((h := p.layernorm_before(x + _attn(x, p))) + _mlp(h, p)), r"post-norm"),
-    ("residual from the normalised input", lambda x, p: (lambda n1: (lambda h: p.layernorm_after(h) + _mlp(p.layernorm_after(h), p))(n1 + _attn(n1, p)))(p.layernorm_before(x)),
+    ("residual from the normalised input",
+     lambda x, p: (lambda n1: (lambda h: p.layernorm_after(h) + _mlp(p.layernorm_after(h), p))(n1 + _attn(n1, p)))(p.layernorm_before(x)),
      r"after the norm"),
     ("first residual missing", lambda x, p: (lambda h: h + _mlp(p.layernorm_after(h), p))(_attn(p.layernorm_before(x), p)), r"first residual"),
     ("second residual missing", lambda x, p: _mlp(p.layernorm_after(x + _attn(p.layernorm_before(x), p)), p), r"second residual"),
@@ -534,7 +537,8 @@ WRONG["check_softmax"] = [
     ("sigmoid", torch.sigmoid, r"sigmoid"),
     ("naive exp / sum (overflow)", lambda z: z.exp() / z.exp().sum(-1, keepdim=True), r"overflow|maximum"),
     ("global maximum", lambda z: (z - z.max()).exp() / (z - z.max()).exp().sum(-1, keepdim=True), r"each row|global|row's"),
-    ("subtracted the mean", lambda z: (z - z.mean(-1, keepdim=True)).exp() / (z - z.mean(-1, keepdim=True)).exp().sum(-1, keepdim=True), r"maximum|overflow|mean"),
+    ("subtracted the mean",
+     lambda z: (z - z.mean(-1, keepdim=True)).exp() / (z - z.mean(-1, keepdim=True)).exp().sum(-1, keepdim=True), r"maximum|overflow|mean"),
     ("in place", _softmax_inplace, r"in place|modif"),
     ("argmax", lambda z: z.argmax(-1), r"argmax|integer|class index"),
     ("float16", lambda z: z.softmax(-1).half(), r"float16|dtype"),
@@ -800,7 +804,8 @@ HELD_OUT: dict[str, list] = {
         ("normalised the summary again", lambda x, w, b: F.layer_norm(x, x.shape[-1:]) @ w.T + b, r"LayerNorm|norm"),
     ],
     "check_softmax": [
-        ("divided by the sum of the whole tensor", lambda z: (z - z.amax(-1, keepdim=True)).exp() / (z - z.amax(-1, keepdim=True)).exp().sum(), r"sum|row|axis"),
+        ("divided by the sum of the whole tensor",
+         lambda z: (z - z.amax(-1, keepdim=True)).exp() / (z - z.amax(-1, keepdim=True)).exp().sum(), r"sum|row|axis"),
         ("shifted exp over the unshifted sum", lambda z: (z - z.amax(-1, keepdim=True)).exp() / z.exp().sum(-1, keepdim=True), r"max|overflow|shift"),
     ],
     "check_digits_to_pixels": [
@@ -817,7 +822,8 @@ HELD_OUT: dict[str, list] = {
         ("attention over the patches only", lambda c, b: {**_stage(c, b), "attention": _stage(c, b, cls=False)["attention"]}, r"attention"),
     ],
     "check_shuffle_patches": [
-        ("shuffled the batch axis", lambda t, o: t[o[:t.shape[0]].argsort()] if t.shape[0] > 1 else torch.cat([t[:, :1], t[:, 1:].flip(1)], 1), r"batch|order|patch"),
+        ("shuffled the batch axis",
+         lambda t, o: t[o[:t.shape[0]].argsort()] if t.shape[0] > 1 else torch.cat([t[:, :1], t[:, 1:].flip(1)], 1), r"batch|order|patch"),
     ],
     "check_vit_forward": [
         ("tanh GELU in the MLP", lambda px, m: _forward_gelu_tanh(px, m), r"GELU|tanh"),

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _exercise_catalogue import HELD_OUT, RIGHT, WRONG  # noqa: E402
-
 import vit_tutorial.exercises as ex  # noqa: E402
+from _exercise_catalogue import HELD_OUT, RIGHT, WRONG  # noqa: E402
 
 # Wrong solutions that are caught but whose message does not (yet) name the mistake.
 NOT_YET_NAMED: set[tuple[str, str]] = {

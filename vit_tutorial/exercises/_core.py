@@ -290,7 +290,8 @@ def _clone_kwargs(kwargs: dict) -> dict:
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b) or (a.is_floating_point() and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
+    return a.shape == b.shape and a.dtype == b.dtype and bool(
+        torch.equal(a, b) or (a.is_floating_point() and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
 
 
 def _changed_inputs(fn: Callable, case: Case, args: tuple, kwargs: dict) -> str:

@@ -28,7 +28,7 @@ def _randn(*shape, seed: int, scale: float = 1.0) -> torch.Tensor:
 def _real_hidden(model) -> torch.Tensor:
     """The last encoder layer's output for the sample cat, ``(1, N + 1, D)`` (before the final LayerNorm)."""
     if model not in _HIDDEN_CACHE:
-        from ..images import preprocess, load_image
+        from ..images import load_image, preprocess
 
         weight = next(model.parameters())
         config = model.config
@@ -77,13 +77,17 @@ def check_image_summary(fn, model=None):
     mistakes = {
         "you skipped the final LayerNorm: the classifier reads the [CLS] vector AFTER vit.layernorm": lambda h, w, b, eps: h[:, 0],
         "you took the LAST token; [CLS] is the first one, index 0": lambda h, w, b, eps: _layer_norm(h, w, b, eps)[:, -1],
-        "you averaged the tokens; this model summarises the image by its [CLS] token (index 0), not by a mean": lambda h, w, b, eps: _layer_norm(h, w, b, eps).mean(1),
+        "you averaged the tokens; this model summarises the image by its [CLS] token (index 0), not by a mean":
+            lambda h, w, b, eps: _layer_norm(h, w, b, eps).mean(1),
         "you took the whole first image (hidden[0]) instead of token 0 of every image (hidden[:, 0])": lambda h, w, b, eps: _layer_norm(h, w, b, eps)[0],
         "you kept the token axis: hidden[:, 0:1] is (B, 1, D); hidden[:, 0] gives (B, D)": lambda h, w, b, eps: _layer_norm(h, w, b, eps)[:, 0:1],
         "you normalised without the learned scale and shift (weight, bias)": lambda h, w, b, eps: _layer_norm(h, 1.0, 0.0, eps)[:, 0],
-        "your LayerNorm uses the unbiased variance (divide by D - 1); LayerNorm divides by D": lambda h, w, b, eps: ((h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, keepdim=True) + eps) * w + b)[:, 0],
-        "you normalised over the tokens (axis 1) instead of over the hidden axis (the last one)": lambda h, w, b, eps: ((h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + eps) * w + b)[:, 0],
-        "you applied tanh (the pooler's activation): this model has no pooler, the classifier reads the normalised [CLS] vector itself": lambda h, w, b, eps: torch.tanh(_layer_norm(h, w, b, eps)[:, 0]),
+        "your LayerNorm uses the unbiased variance (divide by D - 1); LayerNorm divides by D":
+            lambda h, w, b, eps: ((h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, keepdim=True) + eps) * w + b)[:, 0],
+        "you normalised over the tokens (axis 1) instead of over the hidden axis (the last one)":
+            lambda h, w, b, eps: ((h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + eps) * w + b)[:, 0],
+        "you applied tanh (the pooler's activation): this model has no pooler, the classifier reads the normalised [CLS] vector itself":
+            lambda h, w, b, eps: torch.tanh(_layer_norm(h, w, b, eps)[:, 0]),
         "the shapes don't line up: a mean or var taken without keepdim=True drops the hidden axis, so hidden - mean "
         "subtracts along the wrong axis (or fails). Keep it: hidden.mean(dim=-1, keepdim=True)": KEEPDIM,
     }

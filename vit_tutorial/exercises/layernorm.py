@@ -99,7 +99,8 @@ BN_MISTAKES = {
     "token, dim=(0, 1)": lambda x, eps: _norm(x, dims=(1,), eps=eps),
     "you forgot to subtract the mean before dividing by the standard deviation": lambda x, eps: _bn(x, eps, center=False),
     "the shapes don't line up: a mean, var or max taken without keepdim=True drops the reduced axis, so "
-    "x - mean subtracts along the wrong axis (or fails). Keep the axis: x.mean(dim=(0, 1), keepdim=True)": OnError(RuntimeError, r"must match the size of tensor"),
+    "x - mean subtracts along the wrong axis (or fails). Keep the axis: x.mean(dim=(0, 1), keepdim=True)":
+        OnError(RuntimeError, r"must match the size of tensor"),
 }
 
 BN_MISTAKES["your function ignores its eps argument (it behaves as if eps were a small fixed number such as 1e-5): "
