@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from vit_tutorial import explorers
-from vit_tutorial.explorers import _base
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
