@@ -193,6 +193,18 @@ def test_short_training_run_is_reproducible(split):
     assert torch.get_num_threads() == threads and not torch.are_deterministic_algorithms_enabled()
 
 
+def test_train_progress_bar_only_when_asked(split, capsys):
+    # progress=True (the default, for people calling it themselves) shows a bar with the loss;
+    # the book passes progress=False, because in a notebook the bar is a widget, an empty box on
+    # the static page. Outside a notebook tqdm.auto draws a text bar on stderr.
+    tiny.train(steps=2, split=split, evaluate_every_epoch=False)
+    shown = capsys.readouterr()
+    assert "training" in shown.err and "2/2" in shown.err and "loss=" in shown.err
+    tiny.train(steps=2, split=split, progress=False, evaluate_every_epoch=False)
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out == ""
+
+
 def test_short_training_learns_something(split):
     run = tiny.train(steps=60, split=split, progress=False, evaluate_every_epoch=False)
     assert sum(run.losses[-10:]) / 10 < sum(run.losses[:10]) / 10

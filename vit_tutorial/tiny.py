@@ -215,7 +215,8 @@ def train(
     AdamW, linear warm-up then cosine decay of the learning rate, random shifts of up to
     ``max_shift`` pixels, cross-entropy. ``steps`` stops early after that many optimiser steps
     (the schedule is then laid out over ``steps``), for demos and tests. Runs on the CPU.
-    A ``tqdm`` bar shows the loss when ``progress``.
+    A ``tqdm`` bar shows the loss when ``progress`` (the default); in a notebook it is tqdm's
+    widget, so the book passes ``progress=False``: on a static page the widget is an empty box.
     """
     from tqdm.auto import tqdm
     from transformers import ViTForImageClassification
