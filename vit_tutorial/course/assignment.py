@@ -243,15 +243,17 @@ def restore_check_cells(nb, assignment: Assignment) -> list[str]:
                 cells[index]["source"] = source
             continue
         notes.append(f"check cell of {', '.join(names)} was deleted; put back from the book")
-        new = copy.deepcopy(book_cell)
+        import nbformat
+
+        new = nbformat.from_dict(copy.deepcopy(book_cell))
         new["outputs"], new["execution_count"] = [], None
         new.pop("id", None) if nb.get("nbformat_minor", 5) < 5 else None
         position = len(cells)
         book_index = next((i for i, c in enumerate(book_cells) if c.get("id") == book_cell.get("id")), None)
-        if book_index:
-            before = book_cells[book_index - 1].get("id")
-            if before in by_id:
-                position = by_id[before] + 1
+        for earlier in reversed(book_cells[:book_index or 0]):  # after the nearest earlier cell it still has
+            if earlier.get("id") in by_id:
+                position = by_id[earlier.get("id")] + 1
+                break
         cells.insert(position, new)
         used = {i + (i >= position) for i in used} | {position}
         by_id = {c.get("id"): i for i, c in enumerate(cells) if c.get("id")}

@@ -220,10 +220,69 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def _preload() -> None:
+    """Import what every worker needs once, here, so that forked workers start at once."""
+    import cloudpickle  # noqa: F401
+    import jupyter_client.manager  # noqa: F401
+    import nbclient  # noqa: F401
+
+    import vit_tutorial.exercises  # noqa: F401 - torch too
+    import vit_tutorial.model  # noqa: F401
+
+
+def _start_worker(job: dict, log_path: Path, private: Path):
+    """Start the worker for ``job``: returns ``(pid, read end of its answer pipe)``.
+
+    On POSIX the worker is forked from this process (whose imports are done, see :func:`_preload`),
+    then starts a session of its own; elsewhere it is ``python -m vit_tutorial.course.worker``.
+    """
+    from . import worker
+
+    if not hasattr(os, "fork"):
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "vit_tutorial.course.worker"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, env=_worker_env(private), cwd=str(private))
+        proc.stdin.write(json.dumps(job).encode() + b"\n")
+        proc.stdin.close()
+        return proc.pid, proc.stdout.fileno(), proc
+    read, write = os.pipe()
+    sys.stdout.flush(), sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        code = 1
+        try:
+            os.close(read)
+            os.setsid()
+            os.chdir(private)
+            log = os.open(str(log_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.dup2(log, 1), os.dup2(log, 2)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.environ.clear()
+            os.environ.update(_worker_env(private))
+            sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
+            sys.stdout = open(1, "w", closefd=False)
+            sys.stderr = open(2, "w", closefd=False)
+            with open(write, "w", closefd=True) as answer:
+                answer.write(worker.answer(job) + "\n")
+            code = 0
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read, None
+
+
 def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | None, salt: int,
                log_path: Path, result: SubmissionResult) -> None:
     """Grade ``nb`` in a worker process; fill ``result`` from its signed answer."""
+    import select
+
     secret = secrets.token_bytes(32)
+    limit = timeout * 2 + CALL_TIMEOUT * max(1, len(assignment.checks)) + 120
     with tempfile.TemporaryDirectory(prefix="vit-grade-") as private:
         private = Path(private)
         work = private / "w"
@@ -231,23 +290,33 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
         job = {"secret": secret.hex(), "work": str(work), "notebook": nb, "timeout": timeout,
                "call_timeout": min(CALL_TIMEOUT, timeout), "checks_module": checks_module, "salt": salt,
                "log": str(log_path), "checks": [asdict(c) for c in assignment.checks]}
-        limit = timeout * 2 + CALL_TIMEOUT * max(1, len(assignment.checks)) + 120
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "vit_tutorial.course.worker"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, env=_worker_env(private),
-                                    cwd=str(private), start_new_session=True)
-            try:
-                out, _ = proc.communicate(json.dumps(job).encode() + b"\n", timeout=limit)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                out, _ = proc.communicate()
-                result.status, result.detail = TIMEOUT, f"the grader's worker did not finish within {limit:g} s"
-            except BaseException:
-                _kill_group(proc.pid)
-                proc.wait()
-                raise
-            finally:
-                _kill_group(proc.pid)
+        pid, fd, proc = _start_worker(job, log_path, private)
+        chunks, end = [], time.monotonic() + limit
+        try:
+            while True:
+                left = end - time.monotonic()
+                if left <= 0:
+                    result.status, result.detail = TIMEOUT, f"the grader's worker did not finish within {limit:g} s"
+                    break
+                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+                if ready:
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        finally:
+            _kill_group(pid)  # the worker and whatever stayed in its session's group
+            if proc is None:
+                os.close(fd)
+                try:
+                    _, status = os.waitpid(pid, 0)
+                except ChildProcessError:
+                    status = 0
+                returncode = os.waitstatus_to_exitcode(status)
+            else:
+                proc.kill()
+                returncode = proc.wait()
+    out = b"".join(chunks)
     answer = None
     for line in out.decode("utf-8", "replace").splitlines():
         if not line.startswith(RESULT_PREFIX):
@@ -265,7 +334,7 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
     if answer is None:
         if result.status != TIMEOUT:
             result.status = CRASHED
-            result.detail = (f"the grader's worker died (exit status {proc.returncode}): did the notebook kill "
+            result.detail = (f"the grader's worker died (exit status {returncode}): did the notebook kill "
                              "its parent processes?")
             result.flags.append("the grader's worker was killed while running this notebook")
         result.exercises = [ExerciseResult(c.name, NOT_RUN, "the grader's worker died") for c in assignment.checks]
@@ -314,7 +383,7 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
         result.flags += review(nb, assignment)
         result.notes += restore_check_cells(nb, assignment)
         log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
-        log_path = log_dir / (re.sub(r"[^\w.-]+", "_", result.label).strip("_") + ".log")
+        log_path = log_dir.resolve() / (re.sub(r"[^\w.-]+", "_", result.label).strip("_") + ".log")
         result.log = str(log_path)
         run_worker(nb, assignment, timeout, checks_module, salt, log_path, result)
     except KeyboardInterrupt:
@@ -357,8 +426,12 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
         except FileNotFoundError:
             book_dir = None
     book = book_notebooks(book_dir)
+    _preload()
+    if checks_module:
+        __import__(checks_module)
     snapshot = Snapshot(book_dir)
     log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     salt = salt if salt is not None else secrets.randbits(62)
     results: list[SubmissionResult] = []
     names = labels(paths)

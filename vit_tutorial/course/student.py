@@ -37,6 +37,7 @@ METADATA_KEY = "vit_tutorial"
 SOLUTION_DIRECTIVES = ("solution", "solution-start", "solution-end")
 _FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z-]+)\}")
 _CHECK_NAME = re.compile(r"^check_\w+$")
+_TIMING_MAGIC = re.compile(r"^(\s*)%{1,2}(?:time|timeit|prun|capture)\b(?:\s+-\S+(?:\s+\d+)?)*[ \t]*", re.M)
 
 
 # --------------------------------------------------------------------------- cells
@@ -74,7 +75,11 @@ def strip_solution_directives(markdown: str) -> str:
 
 
 def check_calls(source: str) -> list[str]:
-    """Names of the ``check_*`` functions called in a code cell, in order (comments ignored)."""
+    """Names of the ``check_*`` functions called in a code cell, in order (comments ignored).
+
+    Calls behind a timing magic (``%time check_x(f)``, ``%%time``) count too.
+    """
+    source = _TIMING_MAGIC.sub(r"\1", source)
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 

@@ -182,14 +182,14 @@ class Runner:
     """One kernel in ``work``: run notebook cells, and the grader's calls."""
 
     def __init__(self, nb, work: Path, log, deadline: float):
-        from jupyter_client.manager import KernelManager
+        from jupyter_client.manager import AsyncKernelManager
         from nbclient import NotebookClient
 
         self.nb, self.work, self.log, self.deadline = nb, work, log, [deadline]
         self.exchange = work / "grader"
         self.exchange.mkdir(exist_ok=True)
         (work / "sockets").mkdir(exist_ok=True)
-        self.km = KernelManager(kernel_name="python3", transport="ipc", ip=str(work / "sockets" / "k"),
+        self.km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(work / "sockets" / "k"),
                                 connection_file=str(work / "runtime" / "kernel.json"))
         self.client = NotebookClient(
             nb, km=self.km, allow_errors=True, timeout=None, record_timing=False,
@@ -229,8 +229,7 @@ class Runner:
         try:
             self.client.execute_cell(self.nb.cells[-1], len(self.nb.cells) - 1)
         except CellTimeoutError:
-            with contextlib.suppress(Exception):
-                self.km.interrupt_kernel()
+            self.interrupt()
             raise GraderCallError(f"the function did not return within {timeout:g} s") from None
         except (DeadKernelError, RuntimeError) as err:
             raise KernelGone(f"the kernel died ({err})") from None
@@ -238,8 +237,10 @@ class Runner:
             self.nb.cells.pop()
 
     def interrupt(self):
+        from jupyter_core.utils import run_sync
+
         with contextlib.suppress(Exception):
-            self.km.interrupt_kernel()
+            run_sync(self.km.interrupt_kernel)()
         time.sleep(1)
 
 
@@ -347,11 +348,17 @@ def work(job: dict) -> dict:
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     start = time.monotonic()
     with open(job["log"], "ab", buffering=0) as log:
+        def mark(what):
+            log.write(f"[grader] {time.monotonic() - start:6.1f} s  {what}\n".encode())
+
         runner = Runner(nb, work_dir, log, time.monotonic() + timeout)
         with runner:
+            mark("kernel started")
             crashed_at = run_notebook(runner, code, timeout, result)
+            mark(f"notebook run: {result['status']}")
             if crashed_at is None:
                 result["exercises"] = grade_checks(runner, job["checks"], module, job["salt"], call_timeout)
+                mark("grader's checks done")
         if crashed_at is not None:  # grade what was there before the crash, in a fresh kernel
             before = [i for i in code if i < crashed_at]
             left = max(call_timeout, timeout - (time.monotonic() - start))
@@ -365,10 +372,9 @@ def work(job: dict) -> dict:
     return result
 
 
-def main() -> int:
-    job = json.loads(sys.stdin.readline())
+def answer(job: dict) -> str:
+    """Grade ``job``; return the signed answer line."""
     secret = bytes.fromhex(job.pop("secret"))
-    sys.stdin.close()
     try:
         result = work(job)
     except Exception as err:  # noqa: BLE001
@@ -378,7 +384,14 @@ def main() -> int:
         result = {"status": "grader error", "detail": f"{type(err).__name__}: {err}", "errors": [], "exercises": [], "notes": []}
     body = json.dumps(result, ensure_ascii=True, sort_keys=True)
     mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
-    sys.__stdout__.write(RESULT_PREFIX + json.dumps({"result": body, "mac": mac}) + "\n")
+    return RESULT_PREFIX + json.dumps({"result": body, "mac": mac})
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.readline())
+    sys.stdin.close()
+    line = answer(job)
+    sys.__stdout__.write(line + "\n")
     sys.__stdout__.flush()
     return 0
 
