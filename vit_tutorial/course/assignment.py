@@ -157,7 +157,7 @@ def read_assignment(path: Path, chapter: str | None = None) -> Assignment:
         sources.add(source.strip())
         calls = _calls(source)
         if calls:
-            check_cells.append(copy.deepcopy(cell))
+            check_cells.append({**copy.deepcopy(cell), "source": source})
         for call in calls:
             name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr
             if any(c.name == name for c in checks) or not call.args:
