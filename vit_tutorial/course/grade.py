@@ -392,7 +392,7 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
     except Exception as err:  # noqa: BLE001 - one broken submission must not stop the others
         result.status, result.detail = GRADER_ERROR, f"{type(err).__name__}: {err}"
     finally:
-        if snapshot is not None:
+        if snapshot is not None:  # taken just before this submission ran: only its window is compared
             changed = snapshot.restore()
             if changed:
                 result.flags.append(f"changed the checkout's files (put back): {', '.join(changed[:5])}")
@@ -429,7 +429,6 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
     _preload()
     if checks_module:
         __import__(checks_module)
-    snapshot = Snapshot(book_dir)
     log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     salt = salt if salt is not None else secrets.randbits(62)
@@ -439,6 +438,7 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
         if progress:
             progress(f"grading {label} ...")
         try:
+            snapshot = Snapshot(book_dir)  # anew for each submission, so that your own edits between them are kept
             r = grade_one(Path(path), book, timeout, checks_module=checks_module, salt=salt, log_dir=log_dir,
                           snapshot=snapshot, chapter=chapter, label=label)
         except KeyboardInterrupt:

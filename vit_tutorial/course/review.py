@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-from .assignment import Assignment, notebook_aliases, python_source, vit_tutorial_names
+from .assignment import Assignment, notebook_aliases, python_source, vit_tutorial_aliases, vit_tutorial_names
 from .student import cell_text
 
 # Names whose attributes a submission has no business assigning to.
@@ -148,6 +148,19 @@ def review(nb, assignment: Assignment | None) -> list[str]:
             continue  # as the book has it
         found = review_cell(source, known)
         if assignment is not None:
+            for alias, target in vit_tutorial_aliases(source).items():
+                if alias in functions:
+                    found.append(f"imports {alias} from the package ({target}) instead of writing it")
+            try:
+                tree = ast.parse(python_source(source))
+            except SyntaxError:
+                tree = None
+            for node in ast.walk(tree) if tree else ():
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in functions for t in node.targets):
+                    used = set().union(set(), *vit_tutorial_names(ast.unparse(node.value), aliases).values())
+                    if used:
+                        name = next(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in functions)
+                        found.append(f"sets {name} to {', '.join(sorted(used)[:2])} from the package instead of writing it")
             for where, used in vit_tutorial_names(source, aliases).items():
                 if where not in functions and not any(n.startswith("vit_tutorial.exercises.") for n in used):
                     continue

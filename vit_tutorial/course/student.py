@@ -337,12 +337,15 @@ def instructor_build(dest: Path, project: Path | None = None, strict: bool = Tru
     project = project_root(project)
     dest = Path(dest).resolve()
     _claim_build_folder(dest, project, force)
-    for name in _MADE:
+    for name in ("source", "html"):
         if (dest / name).is_dir():
             shutil.rmtree(dest / name)
+    for path in (dest / "_build").glob("*"):  # its own earlier build, but not its execution cache
+        if path.name != ".jupyter_cache":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     source = prepare_instructor_source(project, dest / "source")
     cache = Path(cache_from) if cache_from else _main_build_cache(project)
-    if cache is not None and (cache / "global.db").is_file():
+    if cache is not None and (cache / "global.db").is_file() and not (dest / "_build" / ".jupyter_cache").exists():
         shutil.copytree(cache, dest / "_build" / ".jupyter_cache")
     command = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
                "build", str(source), "--path-output", str(dest)]
