@@ -239,13 +239,13 @@ def test_command_line_writes_the_table_and_json(graded, tmp_path):
     _, _, book, files, _ = graded
     out = tmp_path / "grades.json"
     run = _cli(files["malformed"], files["unfinished"], "--book", book, "--json", out, "--timeout", TIMEOUT,
-               "--logs", tmp_path / "logs")
+               "--logs", tmp_path / "logs", "--checks", CHECKS)
     assert run.returncode == 0, run.stderr
     assert "unfinished/tiny.ipynb" in run.stdout and "0/2 passed" in run.stdout and "not done" in run.stdout
     data = json.loads(out.read_text())
     assert data["complete"] is True and [s["status"] for s in data["submissions"]] == ["invalid", "graded"]
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["unfinished_tiny.ipynb.log"]
-    again = _cli(files["malformed"], "--book", book, "--json", out)  # an earlier result may be replaced
+    again = _cli(files["malformed"], "--book", book, "--json", out, "--checks", CHECKS)  # an earlier result may be replaced
     assert again.returncode == 0 and json.loads(out.read_text())["submissions"][0]["status"] == "invalid"
 
 
@@ -253,7 +253,8 @@ def test_ctrl_c_keeps_what_is_done(graded, tmp_path):
     _, _, book, files, _ = graded
     out = tmp_path / "grades.json"
     proc = subprocess.Popen([sys.executable, "-m", "vit_tutorial.grade", str(files["malformed"]), str(files["looping"]),
-                             str(files["good"]), "--book", str(book), "--json", str(out), "--timeout", "60"],
+                             str(files["good"]), "--book", str(book), "--json", str(out), "--timeout", "60",
+                             "--checks", CHECKS],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["submissions"]):
@@ -288,3 +289,13 @@ def test_assignments_come_from_the_real_book():
             assert check.function.isidentifier() and set(check.args) <= {"model"}, check
         total += len(a.checks)
     assert total >= 20
+
+
+def test_the_grader_hides_the_submissions_paths_from_other_processes():
+    code = ("import sys; from vit_tutorial.course.grade import hide_command_line; ok = hide_command_line(); "
+            "print(ok, sys.argv[1], open('/proc/self/cmdline', 'rb').read())")
+    run = subprocess.run([sys.executable, "-c", code, "alice/secret_04_attention.ipynb"], capture_output=True, text=True)
+    ok, arg, seen = run.stdout.split(" ", 2)
+    assert arg == "alice/secret_04_attention.ipynb"  # the grader itself still has it
+    if ok == "True":
+        assert "secret_04" not in seen
