@@ -112,7 +112,7 @@ def attacks(book_path: Path) -> dict[str, nbformat.NotebookNode]:
     a["edits_the_package"] = _with(
         f"import pathlib\np = pathlib.Path({str(POISON_TARGET)!r})\np.write_text(p.read_text() + '\\n# poisoned\\n')")
     a["daemon_and_cache"] = _with(
-        "import subprocess, os\nsubprocess.Popen(['sleep', '30'], start_new_session=True)\n"
+        "import subprocess, os\nsubprocess.Popen(['sleep', '987'], start_new_session=True)\n"
         "os.makedirs(os.path.expanduser('~/.cache/vit_tutorial'), exist_ok=True)\n"
         "open(os.path.expanduser('~/.cache/vit_tutorial/poison.safetensors'), 'w').write('junk')")
     return a
@@ -182,6 +182,15 @@ MUST_FLAG = {
     "edits_the_package": "changed the checkout's files",
     "daemon_and_cache": "starts other programs",
 }
+
+
+def test_daemons_are_killed_and_flagged(graded):
+    assert any("left 1 process(es) running" in f for f in graded[0]["daemon_and_cache"].flags)
+    for entry in Path("/proc").iterdir():
+        try:
+            assert (entry / "cmdline").read_bytes() != b"sleep\0987\0", "the daemon survived"
+        except OSError:
+            pass
 
 
 @pytest.mark.parametrize("name", sorted(MUST_FLAG))

@@ -222,6 +222,37 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def kill_leftovers(marker: str) -> int:
+    """Kill the processes a submission left behind (daemons, a kernel whose worker it killed), found by the
+    private folder in their environment (``HOME=...``); return how many. Linux only (``/proc``)."""
+    needle = marker.encode() + b"\0"
+    proc = Path("/proc")
+
+    def alive() -> list[int]:
+        found = []
+        for entry in proc.iterdir() if proc.is_dir() else ():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if needle in (entry / "environ").read_bytes() and \
+                        (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X"):
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+        return found
+
+    if alive():
+        time.sleep(0.5)  # the worker's own kernel may still be on its way out
+    killed = 0
+    for pid in alive():
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except OSError:
+            pass
+    return killed
+
+
 def _preload() -> None:
     """Import what every worker needs once, here, so that forked workers start at once."""
     import cloudpickle  # noqa: F401
@@ -323,6 +354,9 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
             else:
                 proc.kill()
                 returncode = proc.wait()
+            left = kill_leftovers(f"HOME={work / 'home'}")
+            if left:
+                result.flags.append(f"left {left} process(es) running after its notebook (killed)")
     out = b"".join(chunks)
     answer = None
     for line in out.decode("utf-8", "replace").splitlines():
