@@ -21,6 +21,7 @@ from nbformat.v4 import new_code_cell
 
 from vit_tutorial import grade, student
 from vit_tutorial.course import assignment, review
+from _exercise_checks import graded_once
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
 
 TIMEOUT = 60
@@ -142,7 +143,8 @@ def graded(tmp_path_factory):
     os.environ["PYTHONPATH"] = os.pathsep.join([TESTS, *([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else [])])
     os.environ["INSTRUCTOR_TOKEN"] = TOKEN
     try:
-        results = grade.grade([*paths, honest], book_dir=book, timeout=TIMEOUT, checks_module="_exercise_checks")
+        results, _ = graded_once("test_grade_attacks", tmp_path_factory, lambda: (grade.grade(
+            [*paths, honest], book_dir=book, timeout=TIMEOUT, checks_module="_exercise_checks"), None))
     finally:
         for k, v in saved.items():
             if v is None:

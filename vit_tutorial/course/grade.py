@@ -255,6 +255,9 @@ def kill_leftovers(marker: str) -> int:
 
 def _preload() -> None:
     """Import what every worker needs once, here, so that forked workers start at once."""
+    from vit_tutorial.nbexec import patch
+
+    patch()  # no lost wake-ups while waiting for a kernel's reply (see vit_tutorial.nbexec)
     import cloudpickle  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import nbclient  # noqa: F401
@@ -267,14 +270,18 @@ def _start_worker(job: dict, log_path: Path, private: Path):
     """Start the worker for ``job``: returns ``(pid, read end of its answer pipe)``.
 
     On POSIX the worker is forked from this process (whose imports are done, see :func:`_preload`),
-    then starts a session of its own; elsewhere it is ``python -m vit_tutorial.course.worker``.
+    then starts a session of its own; elsewhere, or when this process runs threads (forking it could
+    deadlock), it is ``python -m vit_tutorial.course.worker`` in a session of its own.
     """
     from . import worker
 
-    if not hasattr(os, "fork"):
+    import threading
+
+    if not hasattr(os, "fork") or threading.active_count() > 1:  # forking a threaded process can deadlock
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "vit_tutorial.course.worker"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, env=_worker_env(private), cwd=str(private))
+                                    stdout=subprocess.PIPE, stderr=log, env=_worker_env(private), cwd=str(private),
+                                    start_new_session=True)
         proc.stdin.write(json.dumps(job).encode() + b"\n")
         proc.stdin.close()
         return proc.pid, proc.stdout.fileno(), proc

@@ -388,6 +388,9 @@ def answer(job: dict) -> str:
 
 
 def main() -> int:
+    from vit_tutorial.nbexec import patch
+
+    patch()
     job = json.loads(sys.stdin.readline())
     sys.stdin.close()
     line = answer(job)
