@@ -16,33 +16,3 @@ def check_square(fn):
     return run_check("square", fn, [Case((x,), x * x, "a random (3, 2) tensor")],
                      mistakes={"you doubled instead of squaring": lambda t: 2 * t})
 
-
-def graded_once(name: str, tmp_path_factory, compute):
-    """``compute()`` (a batch of gradings, minutes long) once per test run, shared by pytest-xdist workers.
-
-    ``compute`` returns a list of :class:`vit_tutorial.grade.SubmissionResult` and a JSON-able extra;
-    the first worker to get here grades, the others read its results back.
-    """
-    import dataclasses
-    import json
-    import os
-
-    from vit_tutorial import grade
-
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
-        return compute()
-    from filelock import FileLock
-
-    data = tmp_path_factory.getbasetemp().parent / f"{name}-{run}.json"
-    with FileLock(str(data) + ".lock"):
-        if not data.exists():
-            results, extra = compute()
-            data.write_text(json.dumps({"results": [r.to_dict() for r in results], "extra": extra}))
-            return results, extra
-        saved = json.loads(data.read_text())
-    keys = {f.name for f in dataclasses.fields(grade.SubmissionResult)} - {"exercises"}
-    results = [grade.SubmissionResult(**{k: d[k] for k in keys},
-                                      exercises=[grade.ExerciseResult(e["check"], e["status"], e["message"])
-                                                 for e in d["exercises"]]) for d in saved["results"]]
-    return results, saved["extra"]
