@@ -73,6 +73,15 @@ student: setup
 instructor: setup
 	$(BIN)/python -m vit_tutorial.student --instructor-build _build-instructor
 
+# make grade SUBMISSIONS='hand-ins/*/04_attention.ipynb' [GRADES=grades.json] [TIMEOUT=300]
+#   grade hand-ins with the grader's own checks (chapter from each file name) -> table + $(GRADES)
+SUBMISSIONS ?= submissions/*/*.ipynb
+GRADES ?= grades.json
+TIMEOUT ?= 300
+.PHONY: grade
+grade: setup
+	$(BIN)/python -m vit_tutorial.grade $(SUBMISSIONS) --json $(GRADES) --timeout $(TIMEOUT)
+
 bench: setup
 	$(BIN)/python benchmarks/run.py
 

@@ -58,6 +58,8 @@ def tiny_chapter() -> nbformat.NotebookNode:
         new_markdown_cell("## After the exercises\n\nThe end."),
         new_code_cell('print("the end")'),
     ]
+    for i, cell in enumerate(cells):  # fixed ids, so that the book and a student copy made later agree, as they do
+        cell.id = f"c{i:03d}"
     nb = new_notebook(cells=cells)
     nb.metadata.update({"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                         "language_info": {"name": "python"}})

@@ -105,7 +105,7 @@ def test_command_writes_every_notebook(tmp_path, capsys):
     write(tiny_chapter(), book / "02_tiny.ipynb")
     write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# No exercises")]), book / "01_intro.ipynb")
     assert student.main([str(out), "--book", str(book)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["01_intro.ipynb", "02_tiny.ipynb"]
+    assert sorted(p.name for p in out.glob("*.ipynb")) == ["01_intro.ipynb", "02_tiny.ipynb"]
     assert SECRET not in (out / "02_tiny.ipynb").read_text()
     nbformat.validate(nbformat.read(str(out / "02_tiny.ipynb"), as_version=4))
     printed = capsys.readouterr().out
@@ -128,6 +128,8 @@ def test_instructor_notebook_runs_solutions_but_removes_them_from_the_page():
     nb = student.instructor_notebook(tiny_chapter())
     solutions = [c for c in nb["cells"] if student.is_solution(c)]
     assert len(solutions) == 2 and all("remove-cell" in c["metadata"]["tags"] for c in solutions)
+    checks = [c for c in nb["cells"] if c["cell_type"] == "code" and student.check_calls(student.cell_text(c))]
+    assert len(checks) == 2 and all("remove-output" in c["metadata"]["tags"] for c in checks)  # no ✔ under a stub
     text = json.dumps([c for c in nb["cells"] if c["cell_type"] == "markdown"])
     assert "solution-start" not in text and "solution-end" not in text
 
@@ -137,6 +139,8 @@ def test_instructor_config_hides_solutions_and_every_way_to_the_solution_noteboo
     assert config["sphinx"]["config"]["hide_solutions"] is True
     assert config["sphinx"]["config"]["html_copy_source"] is False
     assert config["html"]["use_download_button"] is False
+    assert config["sphinx"]["config"]["html_theme_options"]["use_download_button"] is False  # what the theme reads
+    assert config["sphinx"]["recursive_update"] is True
     assert not {"binderhub_url", "colab_url", "jupyterhub_url"} & set(config.get("launch_buttons", {}))
     assert config["title"] == yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
     assert "sphinx_exercise" in config["sphinx"]["extra_extensions"]
@@ -164,9 +168,16 @@ def test_instructor_build_of_a_tiny_book_has_no_solution_anywhere(tmp_path):
     (project / "_toc.yml").write_text("format: jb-book\nroot: book/tiny\n")
     config = TINY_CONFIG
     (project / "_config.yml").write_text(config)
-    html = student.instructor_build(tmp_path / "out", project)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("keep me")
+    with pytest.raises(student.RefusedError, match="not empty"):
+        student.instructor_build(tmp_path / "out", project)
+    html = student.instructor_build(tmp_path / "out", project, force=True)
+    assert (tmp_path / "out" / "mine.txt").read_text() == "keep me"
+
     page = (html / "book" / "tiny.html").read_text()
-    assert "✔ double: correct" in page and "✔ square: correct" in page  # the hidden solutions ran
+    assert "✔ double" not in page and "✔ square" not in page  # no "correct" under the stubs (the build would fail if the checks did)
+    assert "download-source-button" not in page and "_sources/" not in page  # no link to sources that aren't there
     assert "Write double" in page and "NotImplementedError" in page  # exercise and stub are shown
     leaks = [p for p in html.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert leaks == []
@@ -201,3 +212,79 @@ def test_student_copy_of_the_real_book(tmp_path):
     errors = execution_errors(json.loads((out / first.name).read_text()), ROOT / "book", timeout=300)
     assert errors, f"{first.name}: the student copy ran without stopping at any exercise"
     assert {e[1] for e in errors} <= NOT_DONE, f"{first.name}: the student copy fails elsewhere too: {errors}"
+
+
+# --------------------------------------------------------------------------- never destroy work
+
+
+def _book(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "02_tiny.ipynb")
+    return book
+
+
+def test_student_copy_refuses_the_books_own_folder_even_with_force(tmp_path, capsys):
+    book = _book(tmp_path)
+    before = (book / "02_tiny.ipynb").read_text()
+    for extra in ([], ["--force"]):
+        assert student.main([str(book), "--book", str(book), *extra]) == 1
+        assert "book's own folder" in capsys.readouterr().err
+    (tmp_path / "link").symlink_to(book)
+    assert student.main([str(tmp_path / "link"), "--book", str(book), "--force"]) == 1
+    assert (book / "02_tiny.ipynb").read_text() == before and SECRET in before
+
+
+def test_student_copy_refuses_a_folder_it_did_not_make(tmp_path, capsys):
+    book, out = _book(tmp_path), tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert student.main([str(out), "--book", str(book)]) == 1
+    assert "not empty" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert student.main([str(out), "--book", str(book), "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "02_tiny.ipynb").is_file()
+
+
+def test_student_copy_never_overwrites_a_students_work(tmp_path, capsys):
+    book, out = _book(tmp_path), tmp_path / "student"
+    assert student.main([str(out), "--book", str(book)]) == 0
+    assert student.main([str(out), "--book", str(book)]) == 0  # unchanged since written: may be written again
+    worked = out / "02_tiny.ipynb"
+    nb = json.loads(worked.read_text())
+    nb["cells"][4]["source"] = "def double(t):\n    return t * 2  # my work"
+    worked.write_text(json.dumps(nb))
+    mine = worked.read_text()
+    assert student.main([str(out), "--book", str(book)]) == 1
+    err = capsys.readouterr().err
+    assert "02_tiny.ipynb" in err and "--force" in err and worked.read_text() == mine
+    assert student.main([str(out), "--book", str(book), "--force"]) == 0
+    assert "my work" not in worked.read_text()
+
+
+def test_instructor_build_folder_rules(tmp_path):
+    project = tmp_path / "project"
+    (project / "book").mkdir(parents=True)
+    with pytest.raises(student.RefusedError, match="project itself"):
+        student._claim_build_folder(project.resolve(), project, force=True)
+    foreign = tmp_path / "foreign"
+    (foreign / "html").mkdir(parents=True)
+    (foreign / "html" / "index.html").write_text("someone's site")
+    with pytest.raises(student.RefusedError, match="not empty"):
+        student._claim_build_folder(foreign.resolve(), project, force=False)
+    with pytest.raises(student.RefusedError, match="did not make"):
+        student._claim_build_folder(foreign.resolve(), project, force=True)
+    assert (foreign / "html" / "index.html").read_text() == "someone's site"
+    fresh = tmp_path / "fresh"
+    student._claim_build_folder(fresh.resolve(), project, force=False)
+    assert (fresh / student.INSTRUCTOR_MARKER).is_file()
+    (fresh / "html").mkdir()
+    student._claim_build_folder(fresh.resolve(), project, force=False)  # its own folder: fine
+
+
+def test_instructor_build_reuses_the_main_builds_execution_cache(tmp_path):
+    project = tmp_path / "project"
+    assert student._main_build_cache(project) is None
+    cache = project / "_build" / ".jupyter_cache"
+    cache.mkdir(parents=True)
+    (cache / "global.db").write_bytes(b"")
+    assert student._main_build_cache(project) == cache
