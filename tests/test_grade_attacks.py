@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import nbformat
@@ -19,9 +18,9 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell
 
+from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
 from vit_tutorial import grade, student
 from vit_tutorial.course import assignment, review
-from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
 
 TIMEOUT = 60
 

@@ -40,7 +40,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -49,8 +48,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .assignment import (Assignment, book_notebooks, chapter_from_file_name, metadata_mismatch, read_assignment,
-                         restore_check_cells, stamped_chapter)
+from .assignment import Assignment, book_notebooks, chapter_from_file_name, metadata_mismatch, read_assignment, restore_check_cells, stamped_chapter
 from .review import review
 from .student import check_calls, project_root  # noqa: F401 - check_calls: kept for older callers
 from .worker import RESULT_PREFIX
@@ -273,9 +271,9 @@ def _start_worker(job: dict, log_path: Path, private: Path):
     then starts a session of its own; elsewhere, or when this process runs threads (forking it could
     deadlock), it is ``python -m vit_tutorial.course.worker`` in a session of its own.
     """
-    from . import worker
-
     import threading
+
+    from . import worker
 
     if not hasattr(os, "fork") or threading.active_count() > 1:  # forking a threaded process can deadlock
         with open(log_path, "ab") as log:
