@@ -393,9 +393,16 @@ def main() -> int:
     patch()
     job = json.loads(sys.stdin.readline())
     sys.stdin.close()
+    # stdout is the answer pipe: keep it for the one signed line. Everything else printed here
+    # (the checks' own messages, a kernel's output) goes to the log (stderr), as in a forked
+    # worker; a full pipe that nobody reads until the end would otherwise block the worker.
+    sys.stdout.flush()
+    answer_fd = os.dup(1)
+    os.dup2(2, 1)
     line = answer(job)
-    sys.__stdout__.write(line + "\n")
-    sys.__stdout__.flush()
+    sys.stdout.flush()
+    os.write(answer_fd, (line + "\n").encode())
+    os.close(answer_fd)
     return 0
 
 
