@@ -43,6 +43,18 @@ def __vt_grader_call(inp, out, expr):
         return save({"kind": "undefined", "ename": type(err).__name__, "evalue": str(err)[:2000]})
     with open(inp, "rb") as f:
         payload = pickle.load(f)
+
+    def model_of(a):  # a model the grader sent as class name, config and weights
+        if isinstance(a, dict) and a.get("__vt_model__"):
+            import transformers
+            config = transformers.ViTConfig.from_dict(a["config"])
+            config._attn_implementation = "eager"
+            model = getattr(transformers, a["cls"])(config)
+            model.load_state_dict(a["state"])
+            return model.eval()
+        return a
+    payload["args"] = [model_of(a) for a in payload["args"]]
+    payload["kwargs"] = {k: model_of(v) for k, v in payload["kwargs"].items()}
     try:
         got = fn(*payload["args"], **payload["kwargs"])
     except NotImplementedError as err:
@@ -104,6 +116,17 @@ def _opaque(type_name: str):
     return type(name, (), {"__repr__": lambda self: f"<{name}>"})()
 
 
+def _portable(value):
+    """A HuggingFace ViT can't be pickled (transformers 5 holds context variables): send its
+    class name, config and weights instead; the kernel rebuilds it (see ``_CALL``)."""
+    import torch
+
+    if isinstance(value, torch.nn.Module) and hasattr(value, "config") and type(value).__module__.startswith("transformers"):
+        state = {k: v.detach().cpu().clone() for k, v in value.state_dict().items()}
+        return {"__vt_model__": True, "cls": type(value).__name__, "config": value.config.to_dict(), "state": state}
+    return value
+
+
 class KernelFunction:
     """Stands for the student's function ``expr`` in the kernel: call it with the grader's inputs, get its output."""
 
@@ -119,6 +142,8 @@ class KernelFunction:
         inp, out = folder / "input.pkl", folder / "output.pt"
         for path in (inp, out):
             path.unlink(missing_ok=True)
+        args = [_portable(a) for a in args]
+        kwargs = {k: _portable(v) for k, v in kwargs.items()}
         inp.write_bytes(cloudpickle.dumps({"args": args, "kwargs": kwargs}))
         self.runner.call(_CALL % (str(inp), str(out), self.expr), self.call_timeout)
         if not out.is_file():
