@@ -52,8 +52,7 @@ def reshape_to_trained_statistics(model, seed: int = 0):
 
     gen = torch.Generator().manual_seed(10_000 + seed)
     vit = vit_model(model)
-    cfg = model.config
-    hidden = cfg.hidden_size
+    hidden = model.config.hidden_size
     n_layers = len(encoder_layers(model))
     outliers = _channels(hidden, gen, TARGETS["outlier_channels"])
     marker = _channels(hidden, gen, 1, avoid=outliers)[0]  # the channel that marks future high-norm tokens
@@ -99,11 +98,8 @@ def reshape_to_trained_statistics(model, seed: int = 0):
     for module in model.modules():
         if isinstance(module, torch.nn.LayerNorm):
             u = torch.empty(module.weight.shape).uniform_(math.log(glo), math.log(ghi), generator=gen)
-            keep = module is ln
-            saved = module.weight[marker].clone()
             module.weight.copy_(u.exp())
-            if keep:
-                module.weight[marker] = saved
+    ln.weight[marker] = 1.0  # the marker unit's input keeps its plain scale (set in step 3)
 
     # 5. Spread logits: scale the classifier so logits have a std of ~3.5 (about +-10).
     if hasattr(model, "classifier") and isinstance(model.classifier, torch.nn.Linear):
@@ -129,13 +125,10 @@ def activation_stats(model, pixels: torch.Tensor) -> dict:
     (layers+1,)), ``gamma_min`` / ``gamma_max`` (over every LayerNorm), ``attention_max_mean``
     (the mean over rows of each row's largest weight, last layer), ``logit_std``.
     """
-    from .bridge import vit_model
-
     out = model(pixels, output_hidden_states=True, output_attentions=True)
     hidden = torch.stack(out.hidden_states)  # (layers+1, B, N, D)
     gammas = torch.cat([m.weight.flatten() for m in model.modules() if isinstance(m, torch.nn.LayerNorm)])
     embeddings = hidden[0].flatten(0, 1)  # (B*N, D)
-    del vit_model
     return {
         "max_abs_hidden": float(hidden.abs().max()),
         "outlier_channels": int((embeddings.mean(0).abs() > 20).sum()),
