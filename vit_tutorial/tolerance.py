@@ -48,7 +48,8 @@ def token_scale(reference: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def allowed_error(expected: torch.Tensor, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, dim: int = -1) -> torch.Tensor:
     """The largest difference the rule accepts at each element of ``expected``."""
     e = expected.detach()
-    return atol * token_scale(e, dim) + rtol * e.abs().to(token_scale(e, dim).dtype)
+    scale = token_scale(e, dim)
+    return atol * scale + rtol * e.abs().to(scale.dtype)
 
 
 def equivalence_margin(actual: torch.Tensor, expected: torch.Tensor, rtol: float = DEFAULT_RTOL,
