@@ -299,8 +299,8 @@ def _start_worker(job: dict, log_path: Path, private: Path):
             os.environ.clear()
             os.environ.update(_worker_env(private))
             sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
-            sys.stdout = open(1, "w", closefd=False)
-            sys.stderr = open(2, "w", closefd=False)
+            sys.stdout = open(1, "w", buffering=1, closefd=False)  # line by line: the grader kills this process
+            sys.stderr = open(2, "w", buffering=1, closefd=False)  # group as soon as the answer arrives
             with open(write, "w", closefd=True) as answer:
                 answer.write(worker.answer(job) + "\n")
             code = 0

@@ -407,6 +407,9 @@ def answer(job: dict) -> str:
 
         traceback.print_exc()  # into the submission's log
         result = {"status": "grader error", "detail": f"{type(err).__name__}: {err}", "errors": [], "exercises": [], "notes": []}
+    for stream in (sys.stdout, sys.stderr):  # into the log before the answer: once the grader has the
+        with contextlib.suppress(Exception):  # answer it kills this process, buffers and all
+            stream.flush()
     body = json.dumps(result, ensure_ascii=True, sort_keys=True)
     mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
     return RESULT_PREFIX + json.dumps({"result": body, "mac": mac})
