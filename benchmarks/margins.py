@@ -1,6 +1,7 @@
 """How much room each of the book's equality checks has: largest |ours - HF| / allowed, per check.
 
     python benchmarks/margins.py            # random and trained-like weights (and pretrained when cached)
+    python benchmarks/margins.py --device cuda   # the same on a GPU (allowances x GPU_FACTOR there)
 
 A margin below 1 passes; 0.01 means the difference is a hundredth of what the rule allows. The
 allowance is vit_tutorial.tolerance's rule (atol in units of each token's RMS, at least 1), with
@@ -21,7 +22,14 @@ import vit_tutorial as vt  # noqa: E402
 from vit_tutorial import attention, embeddings, head, layernorm, mlp, patches, scratch  # noqa: E402
 from vit_tutorial.bridge import call_attention, encoder_layers, layer_output, layer_parts, vit_model  # noqa: E402
 from vit_tutorial.encoder import encoder, final_norm  # noqa: E402
-from vit_tutorial.tolerance import ATTENTION_WEIGHTS, equivalence_margin  # noqa: E402
+from vit_tutorial.tolerance import ATTENTION_WEIGHTS, device_factor, equivalence_margin  # noqa: E402
+
+
+def _last_layer_attention(model, hidden):
+    last = len(encoder_layers(model)) - 1
+    parts = layer_parts(model, last)
+    x = parts.layernorm_before(hidden[last])
+    return attention.self_attention(x, parts)[0], call_attention(model, last, x)[0]
 
 
 @torch.no_grad()
@@ -47,6 +55,7 @@ def margins(model, pixels) -> dict[str, float]:
         "ch3 embeddings by hand (1e-4, 1e-5)": equivalence_margin(
             embeddings.embed(patch_tokens, emb.cls_token, emb.position_embeddings), x0, 1e-4, 1e-5),
         "ch4 attention output, layer 0 (1e-5, 1e-5)": equivalence_margin(ours_attn, hf_attn, 1e-5, 1e-5),
+        "ch4 attention output, last layer (1e-5, 1e-5)": equivalence_margin(*_last_layer_attention(model, hidden), 1e-5, 1e-5),
         "ch4 attention weights, layer 0 (ATTENTION_WEIGHTS)": equivalence_margin(ours_w, hf_w, **ATTENTION_WEIGHTS),
         "ch4 attention weights, all 12 layers (attention_maps)": equivalence_margin(
             attention.attention_maps(model, pixels), torch.stack(out.attentions), **ATTENTION_WEIGHTS),
@@ -77,8 +86,10 @@ def margins(model, pixels) -> dict[str, float]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the table to this JSON file")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
     pixels = torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")])
+    pixels = pixels.to(vt.device(args.device))
     sources = ["random", "trained-like"]
     from vit_tutorial.model import is_cached
 
@@ -86,11 +97,12 @@ def main(argv=None) -> int:
         sources.append("pretrained")
     table = {}
     for name in sources:
-        model, _, _ = vt.load_model(name, verbose=False, device_name="cpu")
+        model, _, _ = vt.load_model(name, verbose=False, device_name=args.device)
         table[name] = margins(model, pixels)
         del model
     checks = list(table[sources[0]])
     width = max(map(len, checks))
+    print(f"device: {pixels.device} (allowances x{device_factor(pixels):g})")
     print(f"{'check':<{width}}  " + "  ".join(f"{s:>12}" for s in sources))
     for check in checks:
         print(f"{check:<{width}}  " + "  ".join(f"{table[s][check]:>12.3g}" for s in sources))

@@ -13,7 +13,7 @@ from vit_tutorial import scratch
 from vit_tutorial.attention import self_attention
 from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
 from vit_tutorial.encoder import encoder_layer
-from vit_tutorial.tolerance import ATTENTION_WEIGHTS, allowed_error, assert_equivalent, equivalence_margin, token_scale
+from vit_tutorial.tolerance import ATTENTION_WEIGHTS, GPU_FACTOR, allowed_error, assert_equivalent, device_factor, equivalence_margin, token_scale
 from vit_tutorial.trained_like import TARGETS, activation_stats
 
 
@@ -114,10 +114,13 @@ def test_correct_layers_pass_and_every_mistake_fails(weights, request, cat_pixel
             _, w = self_attention(parts.layernorm_before(x), parts)
             their_w = self_attention(parts.layernorm_before(x), parts)[1]
             assert_equivalent(w, their_w, **ATTENTION_WEIGHTS)
+            # On a GPU the allowance is GPU_FACTOR (4) times larger, and random weights' small query bias
+            # moves their near-uniform rows by only ~8x the CPU allowance (measured on an H200: 2.1x the GPU's).
+            needed = 3 if device_factor(w) == 1 else 1.5
             for mistake in ("forgot the query bias", "forgot the 1/sqrt(d) scale"):
                 _, wrong_w = self_attention(parts.layernorm_before(x), _broken(parts, mistake))
                 margin = equivalence_margin(wrong_w, w, **ATTENTION_WEIGHTS)
-                assert margin > 3, f"layer {i} weights: '{mistake}' is only {margin:.3g}x the tolerance ({weights})"
+                assert margin > needed, f"layer {i} weights: '{mistake}' is only {margin:.3g}x the tolerance ({weights})"
 
 
 @pytest.mark.parametrize("weights", ["random", "trained-like"])
@@ -134,3 +137,11 @@ def test_whole_model_logits_pass_and_a_forgotten_final_beta_fails(weights, reque
         finally:
             norm.bias.copy_(saved)
     assert equivalence_margin(wrong, theirs) > 10
+
+
+def test_gpu_allowance_is_larger_and_stated():
+    cpu = torch.ones(2, 3)
+    assert device_factor(cpu) == 1.0 and GPU_FACTOR > 1
+    meta = torch.ones(2, 3, device="meta")  # stands for any non-CPU device
+    assert device_factor(meta) == GPU_FACTOR
+    torch.testing.assert_close(allowed_error(cpu, 1e-5, 1e-5), torch.full((2, 3), 2e-5), rtol=1e-6, atol=0)
