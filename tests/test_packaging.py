@@ -116,6 +116,9 @@ def test_the_version_lives_in_vit_tutorial_init(dists):
     assert dists["wheel"].name.startswith(f"vit_tutorial-{version}-")
     metadata = zipfile.ZipFile(dists["wheel"]).read(f"vit_tutorial-{version}.dist-info/METADATA").decode()
     assert f"\nVersion: {version}\n" in metadata
+    assert "\nLicense-Expression: MIT\n" in metadata  # and the license text travels with the wheel
+    license_text = zipfile.ZipFile(dists["wheel"]).read(f"vit_tutorial-{version}.dist-info/licenses/LICENSE").decode()
+    assert license_text.startswith("MIT License") and license_text == (ROOT / "LICENSE").read_text()
 
 
 def test_the_repository_address_lives_in_one_place():
