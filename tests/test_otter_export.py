@@ -144,6 +144,18 @@ def test_hidden_cases_are_in_the_autograder_and_not_in_the_students_copy(tiny):
     assert sum("raise NotImplementedError" in "".join(c["source"]) for c in nb["cells"]) == 2
 
 
+def test_the_autograder_refuses_a_notebook_of_another_chapter(tiny, tmp_path):
+    exported, _ = tiny
+    nb = json.loads((exported / "student" / "tiny.ipynb").read_text(encoding="utf-8"))
+    nb["metadata"]["otter"]["assignment_name"] = "04_attention"
+    write(nbformat.from_dict(nb), tmp_path / "tiny.ipynb")
+    done = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(exported / "autograder" / "autograder.zip"),
+                           "tiny.ipynb", "-o", ".", "--no-logo"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0
+    assert "Received submission for assignment '04_attention' (this is assignment 'tiny')" in done.stdout + done.stderr
+
+
 def _spec(text: str) -> dict:
     scope: dict = {}
     exec(text, scope)  # noqa: S102 - the file this test's export wrote
