@@ -4,6 +4,7 @@
 #                   strict book build, browser test)
 #   make lab        open the notebooks in JupyterLab
 #   make student    write the student copy of the notebooks (no solutions) -> student/
+#   make otter      export the exercises as otter-grader assignments (Gradescope, otter run) -> otter/
 #   make instructor build the book with solutions hidden entirely -> _build-instructor/html
 #   make bench      run the benchmarks -> benchmarks/results.json
 # TRANSFORMERS=4 uses transformers 4.57.x (in .venv-tf4) instead of 5.x (in .venv).
@@ -83,6 +84,15 @@ TIMEOUT ?= 300
 .PHONY: grade
 grade: setup
 	$(BIN)/python -m vit_tutorial.grade $(SUBMISSIONS) --json $(GRADES) --timeout $(TIMEOUT)
+
+# make otter [CHAPTERS='06_residual 07_mlp_encoder'] [OTTER_OUT=otter]
+#   per chapter (default: every chapter with exercises) a student notebook and an otter-grader autograder.zip
+#   whose tests call the book's checks, with hidden cases -> $(OTTER_OUT)/<chapter>/{student,autograder}
+CHAPTERS ?=
+OTTER_OUT ?= otter
+.PHONY: otter
+otter: setup
+	$(BIN)/python -m vit_tutorial.course.otter $(CHAPTERS) --out $(OTTER_OUT)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

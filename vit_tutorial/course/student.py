@@ -223,7 +223,27 @@ def write_student_copy(out_dir: Path, book_dir: Path, force: bool = False) -> li
         target = out_dir / path.name
         if target.exists() and target.resolve() == path.resolve():
             raise RefusedError(f"{target} is the book's own {path.name}; choose another folder")
-    manifest_path = out_dir / MANIFEST
+    texts = {path.name: _notebook_text(student_notebook(_read(path), chapter=path.stem)) for path in notebooks}
+    return write_tracked(out_dir, texts, MANIFEST, "vit_tutorial.student", force)
+
+
+def _holds(target: Path, data: str | bytes) -> bool:
+    """Whether the file ``target`` already holds ``data``."""
+    if isinstance(data, bytes):
+        return target.read_bytes() == data
+    return target.read_text(encoding="utf-8", errors="replace") == data
+
+
+def write_tracked(out_dir: Path, files: dict[str, str | bytes], manifest_name: str, tool: str, force: bool = False,
+                  what: str = "notebook", whose: str = "a student's work?") -> list[Path]:
+    """Write ``files`` (path relative to ``out_dir`` -> text or bytes) into ``out_dir``; return the paths written.
+
+    Never destroys work: it refuses a non-empty folder it did not create, and any file that was edited since it
+    wrote it (``force`` overrides both). The manifest ``out_dir/manifest_name`` remembers what it wrote, with
+    checksums. Nothing is written when anything is refused.
+    """
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / manifest_name
     manifest: dict = {}
     if manifest_path.is_file():
         try:
@@ -232,32 +252,31 @@ def write_student_copy(out_dir: Path, book_dir: Path, force: bool = False) -> li
             manifest = {}
     elif out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise RefusedError(f"{out_dir} is not empty and was not made by this command; choose an empty or new "
-                           "folder, or add --force to write into it anyway (edited notebooks are still kept unless "
+                           f"folder, or add --force to write into it anyway (edited {what}s are still kept unless "
                            "--force)")
     elif out_dir.exists() and not out_dir.is_dir():
         raise RefusedError(f"{out_dir} exists and is not a folder")
-    texts = {path.name: _notebook_text(student_notebook(_read(path), chapter=path.stem)) for path in notebooks}
     edited = []
-    for name, text in texts.items():
+    for name, data in files.items():
         target = out_dir / name
         if target.exists() and not force:
             current = _sha256(target)
-            if current != manifest.get(name) and target.read_text(encoding="utf-8", errors="replace") != text:
+            if current != manifest.get(name) and not _holds(target, data):
                 edited.append(name)
     if edited:
         raise RefusedError(
-            f"{len(edited)} notebook(s) in {out_dir} differ from the copy this command wrote (a student's work?): "
+            f"{len(edited)} {what}(s) in {out_dir} differ from the copy this command wrote ({whose}): "
             f"{', '.join(edited)}. Nothing was written. Move them away, choose another folder, or add --force "
             "to overwrite them.")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in texts.items():
+    for name, data in files.items():
         target = out_dir / name
-        target.write_text(text, encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data) if isinstance(data, bytes) else target.write_text(data, encoding="utf-8")
         manifest[name] = _sha256(target)
         written.append(target)
-    manifest_path.write_text(json.dumps({"tool": "vit_tutorial.student", "files": manifest}, indent=1) + "\n",
-                             encoding="utf-8")
+    manifest_path.write_text(json.dumps({"tool": tool, "files": manifest}, indent=1) + "\n", encoding="utf-8")
     return written
 
 

@@ -320,6 +320,21 @@ def provided_names(salt: int):
     return Provided(torch=torch)
 
 
+def checker_arguments(check: dict, provided) -> tuple[list, dict]:
+    """The arguments a book's check call passes after the student's function (``check["args"]``, sources such
+    as ``"model"``), evaluated among the grader's ``provided`` names, never the notebook's."""
+    args = [eval(src, {"__builtins__": __builtins__}, provided) for src in check["args"]]  # noqa: S307 - the book's text
+    kwargs = {k: eval(src, {"__builtins__": __builtins__}, provided) for k, src in check["kwargs"].items()}  # noqa: S307
+    return args, kwargs
+
+
+def run_checker(checker, fn, args, kwargs, salt: int, out=None) -> None:
+    """``checker(fn, *args, **kwargs)`` on inputs salted with ``salt`` (see :func:`fresh_seeds`); what it prints goes to
+    ``out`` (default: stderr). Raises what the checker raises."""
+    with fresh_seeds(salt), contextlib.redirect_stdout(out if out is not None else sys.stderr):
+        checker(fn, *args, **kwargs)
+
+
 def grade_checks(runner: Runner | None, checks: list[dict], module, salt: int, call_timeout: float) -> list[dict]:
     from vit_tutorial.exercises import CheckFailed, ExerciseNotDone
 
@@ -335,15 +350,13 @@ def grade_checks(runner: Runner | None, checks: list[dict], module, salt: int, c
             out.append({"check": name, "status": "grader error", "message": f"the grader has no {name}"})
             continue
         try:
-            args = [eval(src, {"__builtins__": __builtins__}, provided) for src in check["args"]]  # noqa: S307 - the book's text
-            kwargs = {k: eval(src, {"__builtins__": __builtins__}, provided) for k, src in check["kwargs"].items()}  # noqa: S307
+            args, kwargs = checker_arguments(check, provided)
         except Exception as err:  # noqa: BLE001
             out.append({"check": name, "status": "grader error", "message": f"can't provide the arguments {check['args']}: {err}"})
             continue
         fn = KernelFunction(runner, check["function"], call_timeout)
         try:
-            with fresh_seeds(salt), contextlib.redirect_stdout(sys.stderr):
-                checker(fn, *args, **kwargs)
+            run_checker(checker, fn, args, kwargs, salt)
             out.append({"check": name, "status": "passed", "message": ""})
         except ExerciseNotDone as err:
             out.append({"check": name, "status": "not done", "message": str(err)})
