@@ -303,3 +303,60 @@ def test_the_grader_hides_the_submissions_paths_from_other_processes():
     assert arg == "alice/secret_04_attention.ipynb"  # the grader itself still has it
     if ok == "True":
         assert "secret_04" not in seen
+
+
+FORGE_EVERY_PIPE = (  # what the attack catalogue's forge_the_channel does: write into every pipe of the kernel's parent
+    "import os\nline = 'VIT-GRADE-RESULT {\"result\": \"{}\", \"mac\": \"' + '0' * 64 + '\"}\\n'\n"
+    "ppid = os.getppid()\nfor fd in os.listdir(f'/proc/{ppid}/fd'):\n"
+    "    try:\n        if os.readlink(f'/proc/{ppid}/fd/{fd}').startswith('pipe:'):\n"
+    "            with open(f'/proc/{ppid}/fd/{fd}', 'w') as f:\n                f.write(line)\n"
+    "    except OSError:\n        pass")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="the attack walks /proc (Linux)")
+@pytest.mark.parametrize("threaded", [False, True], ids=["forked-worker", "subprocess-worker"])
+def test_a_kernel_reaches_no_pipe_of_the_grader(env, tmp_path, monkeypatch, threaded):
+    """A kernel can open its worker's descriptors through /proc/PID/fd. A forked worker used to keep all of the
+    grader's: under pytest-xdist, execnet's channel to the controller, which the forged line corrupted (the
+    run hung). Now the worker holds no pipe of the grader's; only its answer pipe, where a forgery is flagged."""
+    monkeypatch.setattr(grade, "_threaded", lambda: threaded)
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    nb = _student()
+    nb.cells.insert(3, new_code_cell(FORGE_EVERY_PIPE))
+    write(nb, tmp_path / "tiny.ipynb")
+    read, write_end = os.pipe()  # the grader's own channel (not inheritable, like execnet's)
+    os.set_blocking(read, False)
+    try:
+        [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
+        with pytest.raises(BlockingIOError):
+            got = os.read(read, 1 << 16)
+            pytest.fail(f"the kernel wrote into the grader's pipe: {got!r}")
+    finally:
+        os.close(read), os.close(write_end)
+    assert r.status == "graded" and r.passed == 0, r.to_dict()
+    assert any("forged result" in f for f in r.flags), r.flags  # it did reach the worker's pipes
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_threads_that_threading_does_not_know_are_counted():
+    """pytest-xdist's execnet starts its thread with ``_thread``: ``threading.active_count()`` misses it,
+    and the grader forked a threaded process."""
+    import _thread
+
+    stop = _thread.allocate_lock()
+    stop.acquire()
+    started = _thread.allocate_lock()
+    started.acquire()
+
+    def wait():
+        started.release()
+        stop.acquire()
+
+    _thread.start_new_thread(wait, ())
+    started.acquire()
+    try:
+        assert grade._threaded()
+    finally:
+        stop.release()

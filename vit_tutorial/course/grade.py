@@ -264,18 +264,50 @@ def _preload() -> None:
     import vit_tutorial.model  # noqa: F401
 
 
+def _threaded() -> bool:
+    """Whether this process runs more than one thread. ``threading`` does not know the threads started
+    with ``_thread`` or from C (pytest-xdist's execnet, for one), so on Linux the kernel is asked."""
+    import threading
+
+    try:
+        return len(os.listdir("/proc/self/task")) > 1
+    except OSError:
+        return threading.active_count() > 1
+
+
+def _only_own_descriptors(keep: set[int]) -> None:
+    """In a forked worker: every descriptor inherited from the grader (beyond 0-2 and ``keep``) now
+    points to ``/dev/null``. A kernel can open its worker's descriptors through ``/proc/PID/fd``:
+    inherited pipes (a test runner's channel, a terminal) would let it write into the grader's.
+    Replaced rather than closed, so that an inherited Python file object closed later closes
+    ``/dev/null`` and never a descriptor the worker opened since under the same number."""
+    folder = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    try:
+        fds = [int(name) for name in os.listdir(folder)]
+    except (OSError, ValueError):
+        fds = range(3, 1024)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in fds:
+        if fd > 2 and fd != null and fd not in keep:
+            try:
+                os.fstat(fd)  # the folder's own descriptor, listed but closed since
+                os.dup2(null, fd, inheritable=False)
+            except OSError:
+                pass
+    os.close(null)
+
+
 def _start_worker(job: dict, log_path: Path, private: Path):
     """Start the worker for ``job``: returns ``(pid, read end of its answer pipe)``.
 
     On POSIX the worker is forked from this process (whose imports are done, see :func:`_preload`),
-    then starts a session of its own; elsewhere, or when this process runs threads (forking it could
-    deadlock), it is ``python -m vit_tutorial.course.worker`` in a session of its own.
+    then starts a session of its own and keeps none of this process's descriptors; elsewhere, or when
+    this process runs threads (forking it could deadlock), it is ``python -m vit_tutorial.course.worker``
+    in a session of its own.
     """
-    import threading
-
     from . import worker
 
-    if not hasattr(os, "fork") or threading.active_count() > 1:  # forking a threaded process can deadlock
+    if not hasattr(os, "fork") or _threaded():  # forking a threaded process can deadlock
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "vit_tutorial.course.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, env=_worker_env(private), cwd=str(private),
@@ -296,6 +328,8 @@ def _start_worker(job: dict, log_path: Path, private: Path):
             os.dup2(log, 1), os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
+            os.close(log), os.close(devnull)
+            _only_own_descriptors(keep={write})
             os.environ.clear()
             os.environ.update(_worker_env(private))
             sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
