@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
 from vit_tutorial import grade, student
-from vit_tutorial.course import assignment
+from vit_tutorial.course import assignment, worker
 
 TIMEOUT = 40  # seconds per submission: a good one takes 5-20 s here (importing torch, on a busy machine); the loop uses all of it
 TESTS = str(Path(__file__).resolve().parent)
@@ -320,6 +320,7 @@ def test_a_kernel_reaches_no_pipe_of_the_grader(env, tmp_path, monkeypatch, thre
     grader's: under pytest-xdist, execnet's channel to the controller, which the forged line corrupted (the
     run hung). Now the worker holds no pipe of the grader's; only its answer pipe, where a forgery is flagged."""
     monkeypatch.setattr(grade, "_threaded", lambda: threaded)
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")  # in bubblewrap the kernel's parent is bwrap, not the worker
     book = tmp_path / "book"
     book.mkdir()
     write(tiny_chapter(), book / "tiny.ipynb")
@@ -360,3 +361,63 @@ def test_threads_that_threading_does_not_know_are_counted():
         assert grade._threaded()
     finally:
         stop.release()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _needs_sandbox(tmp_path):
+    wrapper, note = worker.sandbox(tmp_path)
+    if not wrapper:
+        if os.environ.get("VIT_TUTORIAL_REQUIRE_SANDBOX") == "1":
+            pytest.fail(f"no sandbox: {note} (and VIT_TUTORIAL_REQUIRE_SANDBOX=1)", pytrace=False)
+        pytest.skip(f"no sandbox here: {note}")
+
+
+def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
+    _needs_sandbox(tmp_path)
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    package = ROOT / "vit_tutorial" / "course" / "__init__.py"
+    outside = ROOT / "tests" / f"_sandbox_escape_{os.getpid()}.txt"
+    private_tmp = Path("/tmp") / f"vt-sandbox-escape-{os.getpid()}"
+    targets = [package, book / "tiny.ipynb", outside, private_tmp, "~/mine.txt"]
+    nb = _solved()
+    nb.cells.insert(3, new_code_cell(
+        f"import errno, os\ngot = []\nfor target in {[str(t) for t in targets]!r}:\n    try:\n"
+        "        with open(os.path.expanduser(target), 'a') as f:\n            f.write('x')\n        got.append('wrote')\n"
+        "    except OSError as err:\n        got.append(errno.errorcode.get(err.errno, str(err.errno)))\n"
+        "raise RuntimeError('writes: ' + ' '.join(got))"))
+    write(nb, tmp_path / "tiny.ipynb")
+    before = package.read_bytes(), (book / "tiny.ipynb").read_bytes()
+    [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
+    assert r.sandbox.startswith("bubblewrap"), r.sandbox
+    [error] = [e for e in r.errors if "writes:" in e]
+    package_err, book_err, outside_err, tmp_result, home_result = error.split("writes: ")[1].split()
+    assert package_err == outside_err == "EROFS", error  # the package, the checkout: read-only
+    assert book_err in ("EROFS", "ENOENT"), error  # the book is read-only, or not there at all (under /tmp)
+    assert tmp_result == home_result == "wrote", error  # its private /tmp and its own folder
+    assert (package.read_bytes(), (book / "tiny.ipynb").read_bytes()) == before
+    assert not outside.exists() and not private_tmp.exists()
+    assert not any("changed the checkout" in f for f in r.flags), r.flags
+    assert (r.status, r.passed) == ("graded", 2), r.to_dict()  # an honest submission is graded as usual
+
+
+def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap here
+    monkeypatch.delenv("VIT_TUTORIAL_SANDBOX", raising=False)
+    assert worker.sandbox(tmp_path) == ([], "none (bwrap not found)")
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "bwrap")
+    with pytest.raises(RuntimeError, match="bwrap not found"):
+        worker.sandbox(tmp_path)
+    broken = tmp_path / "bwrap"  # installed, but no user namespaces (a container without the rights)
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "auto")
+    assert worker.sandbox(tmp_path) == ([], "none (bwrap does not run here: bwrap: No permissions to creating new namespace)")
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")
+    assert worker.sandbox(tmp_path) == ([], "none (VIT_TUTORIAL_SANDBOX=off)")
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "maybe")
+    with pytest.raises(ValueError, match="auto, off or bwrap"):
+        worker.sandbox(tmp_path)

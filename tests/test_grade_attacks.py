@@ -138,9 +138,10 @@ def graded(tmp_path_factory):
     replace_cell(good, STUBS["square"], "def square(t):\n    return t ** 2")
     write(good, honest)
     before = POISON_TARGET.read_text()
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "INSTRUCTOR_TOKEN")}
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "INSTRUCTOR_TOKEN", "VIT_TUTORIAL_SANDBOX")}
     os.environ["PYTHONPATH"] = os.pathsep.join([TESTS, *([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else [])])
     os.environ["INSTRUCTOR_TOKEN"] = TOKEN
+    os.environ["VIT_TUTORIAL_SANDBOX"] = "off"  # the grader's own defences, as on a machine without bubblewrap (see test_grade.py)
     try:
         results = grade.grade([*paths, honest], book_dir=book, timeout=TIMEOUT, checks_module="_exercise_checks")
     finally:

@@ -26,9 +26,13 @@ Results are written to ``--json`` after every submission (atomically), so a cras
 Ctrl-C keeps everything graded so far. No file is overwritten unless it is an earlier result
 of this grader (or ``--force``), and never a notebook.
 
-Without a container a determined submission can still reach outside its folder (it runs with
-your permissions); the review flags the usual ways, and the grading of the others is not
-affected. For stronger isolation, run the grader in a container or a throw-away account.
+Where bubblewrap (``bwrap``) is installed and runs, each kernel runs in it: the file system read-only
+(the package, the book, the grader's files) but for the submission's own folder, with a private
+``/tmp``. It is optional, detected at run time, and each result says whether it was used
+(``sandbox`` in the JSON, a ``Sandbox:`` line under the table); ``VIT_TUTORIAL_SANDBOX=off`` turns it off,
+``=bwrap`` makes it required. Without it a determined submission can still reach outside its
+folder (it runs with your permissions); the review flags the usual ways, and the grading of the
+others is not affected. For stronger isolation, run the grader in a container or a throw-away account.
 """
 from __future__ import annotations
 
@@ -90,6 +94,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)  # what the grader changed or noticed (restored cells, metadata)
     flags: list[str] = field(default_factory=list)  # for the instructor to review
     log: str | None = None
+    sandbox: str = ""  # how the kernel was isolated: "bubblewrap (...)" or "none (why)"
 
     @property
     def passed(self) -> int:
@@ -330,8 +335,9 @@ def _start_worker(job: dict, log_path: Path, private: Path):
             os.dup2(devnull, 0)
             os.close(log), os.close(devnull)
             _only_own_descriptors(keep={write})
+            env = _worker_env(private)  # read before clearing: the worker's environment is the grader's, as in a subprocess
             os.environ.clear()
-            os.environ.update(_worker_env(private))
+            os.environ.update(env)
             sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # line by line: the grader kills this process
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # group as soon as the answer arrives
@@ -423,6 +429,7 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
     result.errors, result.notes = answer["errors"], result.notes + answer["notes"]
     result.exercises = [ExerciseResult(e["check"], e["status"], e["message"]) for e in answer["exercises"]]
     result.seconds = answer.get("seconds", 0.0)
+    result.sandbox = str(answer.get("sandbox", ""))
     if result.status == GRADED and result.errors:
         result.detail = f"{len(result.errors)} cell(s) raised an error; first: {result.errors[0]}"
 
@@ -698,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
             digest = hashlib.sha256(json_path.read_bytes()).hexdigest()[:16]
             print(f"\nJSON written to {json_path} (sha256 {digest}…)")
         print(f"Kernel logs: {log_dir}")
+        for note in dict.fromkeys(r.sandbox for r in results if r.sandbox):
+            print(f"Sandbox: {note}")
     if interrupted:
         print("Interrupted: the results above are those finished before Ctrl-C.", file=sys.stderr)
         return 130
