@@ -340,29 +340,6 @@ def test_a_kernel_reaches_no_pipe_of_the_grader(env, tmp_path, monkeypatch, thre
     assert any("forged result" in f for f in r.flags), r.flags  # it did reach the worker's pipes
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
-def test_threads_that_threading_does_not_know_are_counted():
-    """pytest-xdist's execnet starts its thread with ``_thread``: ``threading.active_count()`` misses it,
-    and the grader forked a threaded process."""
-    import _thread
-
-    stop = _thread.allocate_lock()
-    stop.acquire()
-    started = _thread.allocate_lock()
-    started.acquire()
-
-    def wait():
-        started.release()
-        stop.acquire()
-
-    _thread.start_new_thread(wait, ())
-    started.acquire()
-    try:
-        assert grade._threaded()
-    finally:
-        stop.release()
-
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

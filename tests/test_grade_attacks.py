@@ -23,6 +23,7 @@ from vit_tutorial import grade, student
 from vit_tutorial.course import assignment, review
 
 TIMEOUT = 60
+pytestmark = pytest.mark.xdist_group("grade_attacks")  # with --dist loadgroup (make test) the catalogue is graded once, on one worker
 
 TESTS = str(Path(__file__).resolve().parent)
 ROOT = Path(__file__).resolve().parents[1]

@@ -270,14 +270,14 @@ def _preload() -> None:
 
 
 def _threaded() -> bool:
-    """Whether this process runs more than one thread. ``threading`` does not know the threads started
-    with ``_thread`` or from C (pytest-xdist's execnet, for one), so on Linux the kernel is asked."""
+    """Whether this process runs Python threads (``threading``'s). Threads started with ``_thread`` or
+    from C are not counted: pytest-xdist's execnet thread, torch's OpenMP pool (there whenever
+    OMP_NUM_THREADS is not 1). Counting them (``/proc/self/task``) would start every worker as a
+    subprocess, about 4 s more per submission here; forking past them has not deadlocked, and the
+    forked worker keeps none of this process's descriptors (:func:`_only_own_descriptors`)."""
     import threading
 
-    try:
-        return len(os.listdir("/proc/self/task")) > 1
-    except OSError:
-        return threading.active_count() > 1
+    return threading.active_count() > 1
 
 
 def _only_own_descriptors(keep: set[int]) -> None:
