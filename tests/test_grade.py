@@ -248,6 +248,8 @@ def test_command_line_writes_the_table_and_json(graded, tmp_path):
     assert "unfinished/tiny.ipynb" in run.stdout and "0/2 passed" in run.stdout and "not done" in run.stdout
     data = json.loads(out.read_text())
     assert data["complete"] is True and [s["status"] for s in data["submissions"]] == ["invalid", "graded"]
+    sandbox = data["submissions"][1]["sandbox"]  # whether the kernel ran in bubblewrap, and if not why
+    assert sandbox.startswith(("bubblewrap", "none (")) and f"Sandbox: {sandbox}" in run.stdout
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["unfinished_tiny.ipynb.log"]
     again = _cli(files["malformed"], "--book", book, "--json", out, "--checks", CHECKS)  # an earlier result may be replaced
     assert again.returncode == 0 and json.loads(out.read_text())["submissions"][0]["status"] == "invalid"
