@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
 from vit_tutorial import grade, student
-from vit_tutorial.course import assignment
+from vit_tutorial.course import assignment, worker
 
 TIMEOUT = 40  # seconds per submission: a good one takes 5-20 s here (importing torch, on a busy machine); the loop uses all of it
 TESTS = str(Path(__file__).resolve().parent)
@@ -248,6 +248,8 @@ def test_command_line_writes_the_table_and_json(graded, tmp_path):
     assert "unfinished/tiny.ipynb" in run.stdout and "0/2 passed" in run.stdout and "not done" in run.stdout
     data = json.loads(out.read_text())
     assert data["complete"] is True and [s["status"] for s in data["submissions"]] == ["invalid", "graded"]
+    sandbox = data["submissions"][1]["sandbox"]  # whether the kernel ran in bubblewrap, and if not why
+    assert sandbox.startswith(("bubblewrap", "none (")) and f"Sandbox: {sandbox}" in run.stdout
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["unfinished_tiny.ipynb.log"]
     again = _cli(files["malformed"], "--book", book, "--json", out, "--checks", CHECKS)  # an earlier result may be replaced
     assert again.returncode == 0 and json.loads(out.read_text())["submissions"][0]["status"] == "invalid"
@@ -303,3 +305,98 @@ def test_the_grader_hides_the_submissions_paths_from_other_processes():
     assert arg == "alice/secret_04_attention.ipynb"  # the grader itself still has it
     if ok == "True":
         assert "secret_04" not in seen
+
+
+FORGE_EVERY_PIPE = (  # what the attack catalogue's forge_the_channel does: write into every pipe of the kernel's parent
+    "import os\nline = 'VIT-GRADE-RESULT {\"result\": \"{}\", \"mac\": \"' + '0' * 64 + '\"}\\n'\n"
+    "ppid = os.getppid()\nfor fd in os.listdir(f'/proc/{ppid}/fd'):\n"
+    "    try:\n        if os.readlink(f'/proc/{ppid}/fd/{fd}').startswith('pipe:'):\n"
+    "            with open(f'/proc/{ppid}/fd/{fd}', 'w') as f:\n                f.write(line)\n"
+    "    except OSError:\n        pass")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="the attack walks /proc (Linux)")
+@pytest.mark.parametrize("threaded", [False, True], ids=["forked-worker", "subprocess-worker"])
+def test_a_kernel_reaches_no_pipe_of_the_grader(env, tmp_path, monkeypatch, threaded):
+    """A kernel can open its worker's descriptors through /proc/PID/fd. A forked worker used to keep all of the
+    grader's: under pytest-xdist, execnet's channel to the controller, which the forged line corrupted (the
+    run hung). Now the worker holds no pipe of the grader's; only its answer pipe, where a forgery is flagged."""
+    monkeypatch.setattr(grade, "_threaded", lambda: threaded)
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")  # in bubblewrap the kernel's parent is bwrap, not the worker
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    nb = _student()
+    nb.cells.insert(3, new_code_cell(FORGE_EVERY_PIPE))
+    write(nb, tmp_path / "tiny.ipynb")
+    read, write_end = os.pipe()  # the grader's own channel (not inheritable, like execnet's)
+    os.set_blocking(read, False)
+    try:
+        [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
+        with pytest.raises(BlockingIOError):
+            got = os.read(read, 1 << 16)
+            pytest.fail(f"the kernel wrote into the grader's pipe: {got!r}")
+    finally:
+        os.close(read), os.close(write_end)
+    assert r.status == "graded" and r.passed == 0, r.to_dict()
+    assert any("forged result" in f for f in r.flags), r.flags  # it did reach the worker's pipes
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _needs_sandbox(tmp_path):
+    wrapper, note = worker.sandbox(tmp_path)
+    if not wrapper:
+        if os.environ.get("VIT_TUTORIAL_REQUIRE_SANDBOX") == "1":
+            pytest.fail(f"no sandbox: {note} (and VIT_TUTORIAL_REQUIRE_SANDBOX=1)", pytrace=False)
+        pytest.skip(f"no sandbox here: {note}")
+
+
+def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
+    _needs_sandbox(tmp_path)
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    package = ROOT / "vit_tutorial" / "course" / "__init__.py"
+    outside = ROOT / "tests" / f"_sandbox_escape_{os.getpid()}.txt"
+    private_tmp = Path("/tmp") / f"vt-sandbox-escape-{os.getpid()}"
+    targets = [package, book / "tiny.ipynb", outside, private_tmp, "~/mine.txt"]
+    nb = _solved()
+    nb.cells.insert(3, new_code_cell(
+        f"import errno, os\ngot = []\nfor target in {[str(t) for t in targets]!r}:\n    try:\n"
+        "        with open(os.path.expanduser(target), 'a') as f:\n            f.write('x')\n        got.append('wrote')\n"
+        "    except OSError as err:\n        got.append(errno.errorcode.get(err.errno, str(err.errno)))\n"
+        "raise RuntimeError('writes: ' + ' '.join(got))"))
+    write(nb, tmp_path / "tiny.ipynb")
+    before = package.read_bytes(), (book / "tiny.ipynb").read_bytes()
+    [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
+    assert r.sandbox.startswith("bubblewrap"), r.sandbox
+    [error] = [e for e in r.errors if "writes:" in e]
+    package_err, book_err, outside_err, tmp_result, home_result = error.split("writes: ")[1].split()
+    assert package_err == outside_err == "EROFS", error  # the package, the checkout: read-only
+    assert book_err in ("EROFS", "ENOENT"), error  # the book is read-only, or not there at all (under /tmp)
+    assert tmp_result == home_result == "wrote", error  # its private /tmp and its own folder
+    assert (package.read_bytes(), (book / "tiny.ipynb").read_bytes()) == before
+    assert not outside.exists() and not private_tmp.exists()
+    assert not any("changed the checkout" in f for f in r.flags), r.flags
+    assert (r.status, r.passed) == ("graded", 2), r.to_dict()  # an honest submission is graded as usual
+
+
+def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap here
+    monkeypatch.delenv("VIT_TUTORIAL_SANDBOX", raising=False)
+    assert worker.sandbox(tmp_path) == ([], "none (bwrap not found)")
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "bwrap")
+    with pytest.raises(RuntimeError, match="bwrap not found"):
+        worker.sandbox(tmp_path)
+    broken = tmp_path / "bwrap"  # installed, but no user namespaces (a container without the rights)
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "auto")
+    assert worker.sandbox(tmp_path) == ([], "none (bwrap does not run here: bwrap: No permissions to creating new namespace)")
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")
+    assert worker.sandbox(tmp_path) == ([], "none (VIT_TUTORIAL_SANDBOX=off)")
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "maybe")
+    with pytest.raises(ValueError, match="auto, off or bwrap"):
+        worker.sandbox(tmp_path)

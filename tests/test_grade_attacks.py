@@ -23,10 +23,8 @@ from vit_tutorial import grade, student
 from vit_tutorial.course import assignment, review
 
 TIMEOUT = 60
+pytestmark = pytest.mark.xdist_group("grade_attacks")  # with --dist loadgroup (make test) the catalogue is graded once, on one worker
 
-if os.environ.get("PYTEST_XDIST_WORKER"):  # TODO(issue 18): under pytest-xdist the worker hangs after this batch
-    pytest.skip("the attack catalogue hangs under pytest-xdist (unresolved); run it alone: "
-                "python -m pytest -p no:xdist tests/test_grade_attacks.py", allow_module_level=True)
 TESTS = str(Path(__file__).resolve().parent)
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "instructor-token-5be1c0"
@@ -141,9 +139,10 @@ def graded(tmp_path_factory):
     replace_cell(good, STUBS["square"], "def square(t):\n    return t ** 2")
     write(good, honest)
     before = POISON_TARGET.read_text()
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "INSTRUCTOR_TOKEN")}
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "INSTRUCTOR_TOKEN", "VIT_TUTORIAL_SANDBOX")}
     os.environ["PYTHONPATH"] = os.pathsep.join([TESTS, *([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else [])])
     os.environ["INSTRUCTOR_TOKEN"] = TOKEN
+    os.environ["VIT_TUTORIAL_SANDBOX"] = "off"  # the grader's own defences, as on a machine without bubblewrap (see test_grade.py)
     try:
         results = grade.grade([*paths, honest], book_dir=book, timeout=TIMEOUT, checks_module="_exercise_checks")
     finally:

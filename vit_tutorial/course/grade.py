@@ -26,9 +26,13 @@ Results are written to ``--json`` after every submission (atomically), so a cras
 Ctrl-C keeps everything graded so far. No file is overwritten unless it is an earlier result
 of this grader (or ``--force``), and never a notebook.
 
-Without a container a determined submission can still reach outside its folder (it runs with
-your permissions); the review flags the usual ways, and the grading of the others is not
-affected. For stronger isolation, run the grader in a container or a throw-away account.
+Where bubblewrap (``bwrap``) is installed and runs, each kernel runs in it: the file system read-only
+(the package, the book, the grader's files) but for the submission's own folder, with a private
+``/tmp``. It is optional, detected at run time, and each result says whether it was used
+(``sandbox`` in the JSON, a ``Sandbox:`` line under the table); ``VIT_TUTORIAL_SANDBOX=off`` turns it off,
+``=bwrap`` makes it required. Without it a determined submission can still reach outside its
+folder (it runs with your permissions); the review flags the usual ways, and the grading of the
+others is not affected. For stronger isolation, run the grader in a container or a throw-away account.
 """
 from __future__ import annotations
 
@@ -90,6 +94,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)  # what the grader changed or noticed (restored cells, metadata)
     flags: list[str] = field(default_factory=list)  # for the instructor to review
     log: str | None = None
+    sandbox: str = ""  # how the kernel was isolated: "bubblewrap (...)" or "none (why)"
 
     @property
     def passed(self) -> int:
@@ -264,18 +269,50 @@ def _preload() -> None:
     import vit_tutorial.model  # noqa: F401
 
 
+def _threaded() -> bool:
+    """Whether this process runs Python threads (``threading``'s). Threads started with ``_thread`` or
+    from C are not counted: pytest-xdist's execnet thread, torch's OpenMP pool (there whenever
+    OMP_NUM_THREADS is not 1). Counting them (``/proc/self/task``) would start every worker as a
+    subprocess, about 4 s more per submission here; forking past them has not deadlocked, and the
+    forked worker keeps none of this process's descriptors (:func:`_only_own_descriptors`)."""
+    import threading
+
+    return threading.active_count() > 1
+
+
+def _only_own_descriptors(keep: set[int]) -> None:
+    """In a forked worker: every descriptor inherited from the grader (beyond 0-2 and ``keep``) now
+    points to ``/dev/null``. A kernel can open its worker's descriptors through ``/proc/PID/fd``:
+    inherited pipes (a test runner's channel, a terminal) would let it write into the grader's.
+    Replaced rather than closed, so that an inherited Python file object closed later closes
+    ``/dev/null`` and never a descriptor the worker opened since under the same number."""
+    folder = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    try:
+        fds = [int(name) for name in os.listdir(folder)]
+    except (OSError, ValueError):
+        fds = range(3, 1024)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in fds:
+        if fd > 2 and fd != null and fd not in keep:
+            try:
+                os.fstat(fd)  # the folder's own descriptor, listed but closed since
+                os.dup2(null, fd, inheritable=False)
+            except OSError:
+                pass
+    os.close(null)
+
+
 def _start_worker(job: dict, log_path: Path, private: Path):
     """Start the worker for ``job``: returns ``(pid, read end of its answer pipe)``.
 
     On POSIX the worker is forked from this process (whose imports are done, see :func:`_preload`),
-    then starts a session of its own; elsewhere, or when this process runs threads (forking it could
-    deadlock), it is ``python -m vit_tutorial.course.worker`` in a session of its own.
+    then starts a session of its own and keeps none of this process's descriptors; elsewhere, or when
+    this process runs threads (forking it could deadlock), it is ``python -m vit_tutorial.course.worker``
+    in a session of its own.
     """
-    import threading
-
     from . import worker
 
-    if not hasattr(os, "fork") or threading.active_count() > 1:  # forking a threaded process can deadlock
+    if not hasattr(os, "fork") or _threaded():  # forking a threaded process can deadlock
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "vit_tutorial.course.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, env=_worker_env(private), cwd=str(private),
@@ -296,8 +333,11 @@ def _start_worker(job: dict, log_path: Path, private: Path):
             os.dup2(log, 1), os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
+            os.close(log), os.close(devnull)
+            _only_own_descriptors(keep={write})
+            env = _worker_env(private)  # read before clearing: the worker's environment is the grader's, as in a subprocess
             os.environ.clear()
-            os.environ.update(_worker_env(private))
+            os.environ.update(env)
             sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # line by line: the grader kills this process
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # group as soon as the answer arrives
@@ -389,6 +429,7 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
     result.errors, result.notes = answer["errors"], result.notes + answer["notes"]
     result.exercises = [ExerciseResult(e["check"], e["status"], e["message"]) for e in answer["exercises"]]
     result.seconds = answer.get("seconds", 0.0)
+    result.sandbox = str(answer.get("sandbox", ""))
     if result.status == GRADED and result.errors:
         result.detail = f"{len(result.errors)} cell(s) raised an error; first: {result.errors[0]}"
 
@@ -664,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
             digest = hashlib.sha256(json_path.read_bytes()).hexdigest()[:16]
             print(f"\nJSON written to {json_path} (sha256 {digest}…)")
         print(f"Kernel logs: {log_dir}")
+        for note in dict.fromkeys(r.sandbox for r in results if r.sandbox):
+            print(f"Sandbox: {note}")
     if interrupted:
         print("Interrupted: the results above are those finished before Ctrl-C.", file=sys.stderr)
         return 130

@@ -203,6 +203,58 @@ def kernel_env(work: Path) -> dict[str, str]:
     return env
 
 
+SANDBOX_VARIABLE = "VIT_TUTORIAL_SANDBOX"  # "auto" (default): bubblewrap where it runs; "off"; "bwrap": required
+_probed: dict[str, str | None] = {}
+
+
+def _probe(argv: list[str]) -> str | None:
+    """``None`` if ``argv`` (a bwrap command line) runs ``true``; else why not. Once per process."""
+    if argv[0] not in _probed:
+        import subprocess
+
+        try:
+            run = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            _probed[argv[0]] = None if run.returncode == 0 else " ".join(
+                (run.stderr.strip() or f"exit status {run.returncode}").split())[:300]
+        except (OSError, subprocess.SubprocessError) as err:
+            _probed[argv[0]] = f"{type(err).__name__}: {err}"[:300]
+    return _probed[argv[0]]
+
+
+def sandbox(work: Path) -> tuple[list[str], str]:
+    """The command that wraps the kernel's, and what the grade says about it.
+
+    Where bubblewrap (``bwrap``) is installed and runs, the kernel sees the whole file system
+    read-only (the package, the book, the grader's folders), writes only in ``work``, and gets a
+    private, empty ``/tmp``, its own ``/dev`` and ``/proc``. Elsewhere it runs as before: optional,
+    detected at run time. ``VIT_TUTORIAL_SANDBOX=off`` turns it off, ``=bwrap`` makes it required.
+    """
+    import shutil
+
+    mode = os.environ.get(SANDBOX_VARIABLE, "auto").strip().lower() or "auto"
+    if mode not in ("auto", "off", "bwrap"):
+        raise ValueError(f"{SANDBOX_VARIABLE}={mode!r}: use auto, off or bwrap")
+    if mode == "off":
+        return [], f"none ({SANDBOX_VARIABLE}=off)"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        note = "none (bwrap not found)"
+    else:
+        argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                "--bind", str(work), str(work), "--die-with-parent", "--"]
+        error = _probe(argv)
+        if error is None:
+            return argv, "bubblewrap (the kernel writes only in its own folder; private /tmp)"
+        note = f"none (bwrap does not run here: {error})"
+    if mode == "bwrap":
+        raise RuntimeError(f"{SANDBOX_VARIABLE}=bwrap but no sandbox: {note}")
+    return [], note
+
+
+def _ignore_sigint():  # bwrap would die of the SIGINT that interrupts the kernel (its process group's), and the kernel with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Runner:
     """One kernel in ``work``: run notebook cells, and the grader's calls."""
 
@@ -214,8 +266,15 @@ class Runner:
         self.exchange = work / "grader"
         self.exchange.mkdir(exist_ok=True)
         (work / "sockets").mkdir(exist_ok=True)
-        self.km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(work / "sockets" / "k"),
-                                connection_file=str(work / "runtime" / "kernel.json"))
+        self.wrapper, self.sandbox = sandbox(work)
+        wrapper = self.wrapper
+
+        class Manager(AsyncKernelManager):
+            def format_kernel_cmd(self, extra_arguments=None):
+                return [*wrapper, *super().format_kernel_cmd(extra_arguments)]
+
+        self.km = Manager(kernel_name="python3", transport="ipc", ip=str(work / "sockets" / "k"),
+                          connection_file=str(work / "runtime" / "kernel.json"))
         self.client = NotebookClient(
             nb, km=self.km, allow_errors=True, timeout=None, record_timing=False,
             timeout_func=lambda cell: max(1, int(self.deadline[0] - time.monotonic() + 0.999)),
@@ -224,7 +283,8 @@ class Runner:
         self.pgid = None
 
     def __enter__(self):
-        self._ctx = self.client.setup_kernel(env=kernel_env(self.work), stdout=self.log, stderr=self.log)
+        launch = {"preexec_fn": _ignore_sigint} if self.wrapper else {}  # the kernel itself sets its own handler
+        self._ctx = self.client.setup_kernel(env=kernel_env(self.work), stdout=self.log, stderr=self.log, **launch)
         self._ctx.__enter__()
         try:
             self.pgid = os.getpgid(self.km.provisioner.process.pid)
@@ -390,8 +450,9 @@ def work(job: dict) -> dict:
             log.write(f"[grader] {time.monotonic() - start:6.1f} s  {what}\n".encode())
 
         runner = Runner(nb, work_dir, log, time.monotonic() + timeout)
+        result["sandbox"] = runner.sandbox
         with runner:
-            mark("kernel started")
+            mark(f"kernel started (sandbox: {runner.sandbox})")
             crashed_at = run_notebook(runner, code, timeout, result)
             mark(f"notebook run: {result['status']}")
             if crashed_at is None:
