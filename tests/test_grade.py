@@ -368,6 +368,9 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
         "        with open(os.path.expanduser(target), 'a') as f:\n            f.write('x')\n        got.append('wrote')\n"
         "    except OSError as err:\n        got.append(errno.errorcode.get(err.errno, str(err.errno)))\n"
         "raise RuntimeError('writes: ' + ' '.join(got))"))
+    nb.cells.insert(4, new_code_cell(  # its own process namespace: the grader (this process) is out of sight
+        f"import os\npids = [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+        f"raise RuntimeError(f'processes: {{len(pids)}} grader_visible={{{os.getpid()} in pids}} parent={{os.getppid()}}')"))
     write(nb, tmp_path / "tiny.ipynb")
     before = package.read_bytes(), (book / "tiny.ipynb").read_bytes()
     [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
@@ -377,6 +380,9 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
     assert package_err == outside_err == "EROFS", error  # the package, the checkout: read-only
     assert book_err in ("EROFS", "ENOENT"), error  # the book is read-only, or not there at all (under /tmp)
     assert tmp_result == home_result == "wrote", error  # its private /tmp and its own folder
+    [seen] = [e for e in r.errors if "processes:" in e]
+    count, visible, parent = seen.split("processes: ")[1].split()
+    assert int(count) < 10 and visible == "grader_visible=False" and parent == "parent=1", seen
     assert (package.read_bytes(), (book / "tiny.ipynb").read_bytes()) == before
     assert not outside.exists() and not private_tmp.exists()
     assert not any("changed the checkout" in f for f in r.flags), r.flags

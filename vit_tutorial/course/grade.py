@@ -28,7 +28,7 @@ of this grader (or ``--force``), and never a notebook.
 
 Where bubblewrap (``bwrap``) is installed and runs, each kernel runs in it: the file system read-only
 (the package, the book, the grader's files) but for the submission's own folder, with a private
-``/tmp``. It is optional, detected at run time, and each result says whether it was used
+``/tmp`` and a process namespace of its own. It is optional, detected at run time, and each result says whether it was used
 (``sandbox`` in the JSON, a ``Sandbox:`` line under the table); ``VIT_TUTORIAL_SANDBOX=off`` turns it off,
 ``=bwrap`` makes it required. Without it a determined submission can still reach outside its
 folder (it runs with your permissions); the review flags the usual ways, and the grading of the

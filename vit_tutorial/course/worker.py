@@ -240,11 +240,15 @@ def sandbox(work: Path) -> tuple[list[str], str]:
     if bwrap is None:
         note = "none (bwrap not found)"
     else:
+        # --unshare-pid: the kernel sees only its own processes in /proc, never the worker's or the
+        # grader's descriptors, and whatever it leaves running dies with the namespace. ipykernel would
+        # poll for a parent it cannot see there (JPY_PARENT_PID) and exit: bwrap's --die-with-parent
+        # does that job instead.
         argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                "--bind", str(work), str(work), "--die-with-parent", "--"]
+                "--bind", str(work), str(work), "--unshare-pid", "--unsetenv", "JPY_PARENT_PID", "--die-with-parent", "--"]
         error = _probe(argv)
         if error is None:
-            return argv, "bubblewrap (the kernel writes only in its own folder; private /tmp)"
+            return argv, "bubblewrap (the kernel writes only in its own folder, sees only its own processes; private /tmp)"
         note = f"none (bwrap does not run here: {error})"
     if mode == "bwrap":
         raise RuntimeError(f"{SANDBOX_VARIABLE}=bwrap but no sandbox: {note}")
