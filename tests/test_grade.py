@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -406,3 +407,23 @@ def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "maybe")
     with pytest.raises(ValueError, match="auto, off or bwrap"):
         worker.sandbox(tmp_path)
+
+
+def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tmp_path, monkeypatch):
+    """The sandbox gives the kernel an empty /tmp; a checkout or a venv under /tmp must stay visible (read-only),
+    or the kernel cannot start (CI from a clone in /tmp: 'bwrap: execvp /tmp/.../python: No such file')."""
+    venv = tmp_path / "clone" / ".venv"
+    (venv / "lib").mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    monkeypatch.setattr(sys, "path", [*sys.path, str(venv / "lib"), str(tmp_path / "gone")])
+    args = worker._needed_in_tmp()
+    kept = str(venv.resolve())
+    if Path(kept).is_relative_to(Path("/tmp").resolve()):
+        i = args.index(kept)
+        assert args[i - 1:i + 2] == ["--ro-bind", kept, kept]
+        assert str((venv / "lib").resolve()) not in args  # inside one already kept
+        assert str(tmp_path / "gone") not in args  # not there
+    assert all(Path(a).resolve().is_relative_to(Path("/tmp").resolve()) for a in args if a != "--ro-bind")
+    wrapper, _ = worker.sandbox(tmp_path) if shutil.which("bwrap") else ([], "")
+    if wrapper:  # in the command, after the empty /tmp and before the kernel's own folder
+        assert wrapper.index("--tmpfs") < wrapper.index(kept) < wrapper.index("--bind")

@@ -221,6 +221,22 @@ def _probe(argv: list[str]) -> str | None:
     return _probed[argv[0]]
 
 
+def _needed_in_tmp() -> list[str]:
+    """bwrap arguments that bring back, read-only, what the kernel needs from ``/tmp`` (which the sandbox
+    replaces with an empty one): Python, its packages and this package, when they live there (a
+    checkout or a virtual environment under ``/tmp``). Only the outermost such folders."""
+    tmp = Path("/tmp").resolve()
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).resolve().parents[2]),
+                  *sys.path, *os.environ.get("PYTHONPATH", "").split(os.pathsep)}
+    found = set()
+    for candidate in filter(None, candidates):
+        path = Path(candidate).resolve()
+        if tmp in path.parents and path.exists():
+            found.add(path)
+    outermost = sorted(p for p in found if not any(q in p.parents for q in found))
+    return [arg for p in outermost for arg in ("--ro-bind", str(p), str(p))]
+
+
 def sandbox(work: Path) -> tuple[list[str], str]:
     """The command that wraps the kernel's, and what the grade says about it.
 
@@ -244,7 +260,7 @@ def sandbox(work: Path) -> tuple[list[str], str]:
         # grader's descriptors, and whatever it leaves running dies with the namespace. ipykernel would
         # poll for a parent it cannot see there (JPY_PARENT_PID) and exit: bwrap's --die-with-parent
         # does that job instead.
-        argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_needed_in_tmp(),
                 "--bind", str(work), str(work), "--unshare-pid", "--unsetenv", "JPY_PARENT_PID", "--die-with-parent", "--"]
         error = _probe(argv)
         if error is None:
