@@ -669,8 +669,8 @@ def _forward(px, m, **kw):
     return forward(px, m, **kw)
 
 
-def _own_forward(px, m):
-    """A learner's own forward, from raw weights, with their own LayerNorm, attention and MLP."""
+def _own_forward(px, m, *, head=_heads, act=_gelu):
+    """A learner's own forward, from raw weights, with their own LayerNorm, attention (``head``) and MLP (``act``)."""
     from vit_tutorial.bridge import encoder_layers, layer_parts, vit_model
 
     emb = vit_model(m).embeddings
@@ -680,8 +680,8 @@ def _own_forward(px, m):
     for i in range(len(encoder_layers(m))):
         p = layer_parts(m, i)
         ln1, ln2 = p.layernorm_before, p.layernorm_after
-        h = x + _mha(_ln(x, ln1.weight, ln1.bias, ln1.eps), p)
-        x = h + _mlp(_ln(h, ln2.weight, ln2.bias, ln2.eps), p)
+        h = x + _mha(_ln(x, ln1.weight, ln1.bias, ln1.eps), p, head=head)
+        x = h + _mlp(_ln(h, ln2.weight, ln2.bias, ln2.eps), p, act=act)
     norm = vit_model(m).layernorm
     return _ln(x, norm.weight, norm.bias, norm.eps)[:, 0] @ m.classifier.weight.T + m.classifier.bias
 
@@ -826,8 +826,8 @@ HELD_OUT: dict[str, list] = {
          lambda t, o: t[o[:t.shape[0]].argsort()] if t.shape[0] > 1 else torch.cat([t[:, :1], t[:, 1:].flip(1)], 1), r"batch|order|patch"),
     ],
     "check_vit_forward": [
-        ("tanh GELU in the MLP", lambda px, m: _forward_gelu_tanh(px, m), r"GELU|tanh"),
-        ("no attention scaling", lambda px, m: _forward_noscale(px, m), r"scal|√"),
+        ("tanh GELU in the MLP", lambda px, m: _own_forward(px, m, act=lambda t: F.gelu(t, approximate="tanh")), r"GELU|tanh"),
+        ("no attention scaling", lambda px, m: _own_forward(px, m, head=lambda q, k, v: (q @ k.mT).softmax(-1) @ v), r"scal|√"),
     ],
     "check_post_norm_block": [
         ("norm(x) + norm(sublayer(x))", lambda x, n, s: n(x) + n(s(x)), r"norm"),
@@ -835,27 +835,3 @@ HELD_OUT: dict[str, list] = {
 }
 
 
-def _forward_gelu_tanh(px, m):
-    from vit_tutorial.bridge import encoder_layers, layer_parts, vit_model
-
-    emb = vit_model(m).embeddings
-    w, b = emb.patch_embeddings.projection.weight, emb.patch_embeddings.projection.bias
-    x = torch.cat([emb.cls_token.expand(px.shape[0], -1, -1), _patchify(px, w.shape[-1]) @ w.flatten(1).T + b], 1) + emb.position_embeddings
-    for i in range(len(encoder_layers(m))):
-        p = layer_parts(m, i)
-        h = x + _mha(p.layernorm_before(x), p)
-        x = h + _mlp(p.layernorm_after(h), p, act=lambda t: F.gelu(t, approximate="tanh"))
-    return m.classifier(vit_model(m).layernorm(x)[:, 0])
-
-
-def _forward_noscale(px, m):
-    from vit_tutorial.bridge import encoder_layers, layer_parts, vit_model
-
-    emb = vit_model(m).embeddings
-    w, b = emb.patch_embeddings.projection.weight, emb.patch_embeddings.projection.bias
-    x = torch.cat([emb.cls_token.expand(px.shape[0], -1, -1), _patchify(px, w.shape[-1]) @ w.flatten(1).T + b], 1) + emb.position_embeddings
-    for i in range(len(encoder_layers(m))):
-        p = layer_parts(m, i)
-        h = x + _mha(p.layernorm_before(x), p, head=lambda q, k, v: (q @ k.mT).softmax(-1) @ v)
-        x = h + _mlp(p.layernorm_after(h), p)
-    return m.classifier(vit_model(m).layernorm(x)[:, 0])

@@ -45,6 +45,7 @@ import pprint
 import secrets
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from .assignment import Assignment, book_notebooks, read_assignment
@@ -222,7 +223,7 @@ def chapter_files(assignment: Assignment, module: str = DEFAULT_CHECKS, requirem
     files: dict[str, str | bytes] = {f"student/{chapter}.ipynb": _notebook_text(nb)}
     tests = {}
     for check in assignment.checks:
-        check = {"name": check.name, "function": check.function, "args": check.args, "kwargs": check.kwargs}
+        check = asdict(check)
         exercise = check["name"].removeprefix("check_")
         spec = ok_test(check, module, public_points=public_points, hidden_points=hidden_points)
         tests[f"{exercise}.py"] = ok_test_text(spec, chapter)
