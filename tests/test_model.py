@@ -7,6 +7,8 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 import torch
@@ -155,6 +157,27 @@ def test_auto_falls_back_fast_on_a_bad_endpoint(monkeypatch, behaviour, reason):
     assert name == "random", why
     assert reason in why
     assert elapsed < 3.0, f"auto took {elapsed:.1f} s against a {behaviour} endpoint"
+
+
+@pytest.mark.parametrize("raised", [
+    TimeoutError("timed out"),
+    urllib.error.URLError(TimeoutError("timed out")),
+    urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")),
+])
+def test_a_socket_timeout_reads_as_a_silent_hub(monkeypatch, raised):
+    """On a loaded machine the socket's own timeout can fire a moment before the probe stops
+    waiting (CI saw it once): both are "the Hub did not answer", so both get those words.
+    A refused connection stays "could not be reached"."""
+    def urlopen(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    why = vm.probe_hub(timeout=2.0)
+    if isinstance(getattr(raised, "reason", raised), TimeoutError):
+        assert why == "the Hub did not answer within 2 s"
+    else:
+        assert why.startswith("the Hub could not be reached (") and "refused" in why
 
 
 def test_probe_accepts_a_hub_that_serves_the_config(monkeypatch):

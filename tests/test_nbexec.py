@@ -113,8 +113,10 @@ def test_sliced_wait_still_times_out():
 
     name, elapsed, zero = asyncio.run(run())
     assert name == "Empty"
-    assert 0.3 <= elapsed < 1.0, elapsed
-    assert zero < 0.2, zero
+    # generous upper bounds: CI runs this on 2 loaded cores; a wait that ignored its timeout
+    # would take far longer (or forever)
+    assert 0.3 <= elapsed < 2.0, elapsed
+    assert zero < 0.5, zero
 
 
 def test_patch_is_installed_once_and_only_in_the_process_that_asks():

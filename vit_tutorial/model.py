@@ -189,6 +189,7 @@ def probe_hub(timeout: float = HUB_PROBE_TIMEOUT_S, model_id: str = MODEL_ID) ->
     if urlparse(url).scheme not in ("http", "https"):
         return f"HF_ENDPOINT={_hub_endpoint()!r} is not an http(s) address"
     outcome: list[str | None] = []
+    silent = f"the Hub did not answer within {timeout:g} s"
 
     def fetch():
         try:
@@ -205,13 +206,19 @@ def probe_hub(timeout: float = HUB_PROBE_TIMEOUT_S, model_id: str = MODEL_ID) ->
         except (ValueError, UnicodeDecodeError):
             outcome.append("the Hub address answered, but not with the model's config (a captive portal or proxy page?)")
         except Exception as err:  # URLError, OSError, timeouts, http.client errors: all mean "no"
-            outcome.append(f"the Hub could not be reached ({getattr(err, 'reason', err)})")
+            reason = getattr(err, "reason", err)
+            if isinstance(err, TimeoutError) or isinstance(reason, TimeoutError):
+                # the socket's own timeout can fire a moment before the join below gives up
+                # (a loaded machine): it is the same event, so it gets the same words
+                outcome.append(silent)
+            else:
+                outcome.append(f"the Hub could not be reached ({reason})")
 
     thread = threading.Thread(target=fetch, daemon=True, name="vit_tutorial-hub-probe")
     thread.start()
     thread.join(timeout)
     if thread.is_alive() or not outcome:
-        return f"the Hub did not answer within {timeout:g} s"
+        return silent
     return outcome[0]
 
 
