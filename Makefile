@@ -1,7 +1,7 @@
 # The few commands a user types. Each sets up what it needs first.
 #   make book       build the rendered book   -> _build/html/index.html (TRANSFORMERS=4: _build-tf4/_build/html)
 #   make test       run the whole test suite (unit tests, every notebook on random and trained-like weights,
-#                   strict book build, browser test)
+#                   strict book build, browser tests: the book, and the explorers live in JupyterLab)
 #   make lab        open the notebooks in JupyterLab
 #   make student    write the student copy of the notebooks (no solutions) -> student/
 #   make otter      export the exercises as otter-grader assignments (Gradescope, otter run) -> otter/
@@ -52,7 +52,8 @@ book: setup
 	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
 	@echo "The book is at $(BUILD)/_build/html/index.html"
 
-test: setup
+# the lab extra too: the browser tests open the explorers live in JupyterLab (tests/test_lab.py)
+test: setup $(LAB_STAMP)
 	# --dist loadgroup: a module marked xdist_group (the grader's attack catalogue) runs on one worker, so its
 	# module-wide fixture grades the catalogue once, not once per worker
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests book --nbmake -m "not browser"

@@ -6,6 +6,8 @@ the drawing changed: the canvases' pixels or the explorer's text. Returns what i
 """
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 JS_ROOTS = "() => Array.from(document.querySelectorAll('[data-explorer]')).map(e => e.dataset.explorer)"
 
 # A fingerprint of what explorer i shows: every canvas's pixels (as a data URL) and its text.
@@ -133,3 +135,20 @@ def drive_keyboard(page) -> list[str]:
             if page.evaluate(JS_SNAPSHOT, i) == before:
                 unchanged.append(f"{name}: control {k} ({kind})")
     return unchanged
+
+
+def block_network(context) -> list[str]:
+    """Abort every request of a Playwright ``context`` that leaves loopback (data: and blob: URLs
+    stay local); returns the list the aborted URLs are added to."""
+    blocked: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if urlparse(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    return blocked

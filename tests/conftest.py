@@ -72,3 +72,25 @@ def pytest_collection_modifyitems(items):
         uses_pretrained = "pretrained_model" in getattr(item, "fixturenames", ())
         if uses_pretrained or (callspec is not None and callspec.params.get("any_model") == "pretrained"):
             item.add_marker(pytest.mark.pretrained)
+
+
+CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium (Debian's, through Playwright); skipped where there is none, a failure
+    where VIT_TUTORIAL_REQUIRE_BROWSER=1 (CI)."""
+    import shutil
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("VIT_TUTORIAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()

@@ -7,21 +7,18 @@ import functools
 import http.server
 import importlib.util
 import json
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 import torch
 
+from _explorer_set import explorer_set
 from vit_tutorial import explorers
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -158,44 +155,13 @@ def test_predictions_top5_match_the_model(model):
 
 
 # --------------------------------------------------------------------------- the explorers in a browser
-def _explorer_set(model) -> list:
-    """One of each explorer, built from small or random inputs (and the random ViT-B/16)."""
-    import vit_tutorial as vt
-    from vit_tutorial import images, scratch
-
-    g = torch.Generator().manual_seed(0)
-    photo = torch.rand(224, 224, 3, generator=g).numpy()
-    pixels = vt.preprocess(vt.load_image("cat")).to(next(model.parameters()).device)
-    trace = scratch.vit_trace(pixels, model)
-    maps = torch.stack([a[0] for a in trace.attentions])  # (12, 12, 197, 197)
-    with torch.no_grad():
-        from vit_tutorial.bridge import vit_model
-
-        emb = vit_model(model).embeddings(pixels)
-        patch_emb = vit_model(model).embeddings.patch_embeddings(pixels)
-    pos = vit_model(model).embeddings.position_embeddings
-    small = [torch.softmax(torch.randn(6, 3, 17, 17, generator=g) * 2, -1) for _ in range(4)]
-    return [
-        explorers.patches(images.to_display(pixels), patch_emb, source="random weights (test)"),
-        explorers.positions(pos),
-        explorers.attention(images.to_display(pixels), maps, source="random weights (test)"),
-        explorers.layernorm(emb, torch.ones(768), torch.zeros(768)),
-        explorers.residual(emb, model),
-        explorers.activations(torch.randn(2000, generator=g), source="random weights (test)"),
-        explorers.predictions(model, ["cat", "coffee"]),
-        explorers.rollout([photo, photo * 0.5], ["a", "b"], [a.expand(2, -1, -1, -1) for a in trace.attentions]),
-        explorers.digits(torch.rand(6, 3, 32, 32, generator=g), torch.arange(6), torch.rand(6, 10, generator=g), small),
-        explorers.agreement([photo, photo], ["a", "b"], torch.rand(13, 2, 196, generator=g) * 2 - 1),
-    ]
-
-
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory, model):
     """A static page holding every explorer's text/html, with _static/explorers from the host extension."""
     root = tmp_path_factory.mktemp("explorers")
     host = _host_extension()
     host.write_modules(root)
-    items = _explorer_set(model)
+    items = explorer_set(model)
     body = "\n".join(f"<section>{e._repr_mimebundle_()[0]['text/html']}</section>" for e in items)
     (root / "index.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -212,37 +178,14 @@ def harness(tmp_path_factory, model):
     httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        if os.environ.get("VIT_TUTORIAL_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 400])
 def test_every_explorer_works_offline(harness, chromium, width):
-    from _explorer_driver import drive, drive_keyboard
+    from _explorer_driver import block_network, drive, drive_keyboard
 
     url, names = harness
     context = chromium.new_context(viewport={"width": width, "height": 900})
-    blocked, errors = [], []
-
-    def route(r):
-        if urlparse(r.request.url).hostname in ("127.0.0.1", "localhost") or r.request.url.startswith("data:"):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort("internetdisconnected")
-
-    context.route("**/*", route)
+    blocked, errors = block_network(context), []
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))

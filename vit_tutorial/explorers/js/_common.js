@@ -37,13 +37,18 @@ function vtEl(tag, attrs = {}, ...children) {
   return e;
 }
 
+// On every control: JupyterLab's notebook binds the arrow keys (and more) to moving between cells
+// for whatever has the focus, so a focused slider or menu would never see them. Lumino skips its
+// shortcuts for an element with this attribute; elsewhere it means nothing.
+const VT_OWN_KEYS = { "data-lm-suppress-shortcuts": "true" };
+
 let vtIds = 0;
 function vtId(prefix) { vtIds += 1; return `vt-${prefix}-${vtIds}-${Math.random().toString(36).slice(2, 7)}`; }
 
 // A labelled range input; onChange(value:number). Returns {node, input, set(value)}.
 function vtSlider(label, min, max, value, onChange, { step = 1, format = (v) => String(v) } = {}) {
   const id = vtId("s");
-  const input = vtEl("input", { type: "range", id, min, max, step, value });
+  const input = vtEl("input", { type: "range", id, min, max, step, value, ...VT_OWN_KEYS });
   const shown = vtEl("output", { for: id, class: "vt-value", text: format(Number(value)) });
   const node = vtEl("div", { class: "vt-control" }, vtEl("label", { for: id, text: label }), input, shown);
   input.addEventListener("input", () => { shown.textContent = format(Number(input.value)); onChange(Number(input.value)); });
@@ -57,7 +62,7 @@ function vtSlider(label, min, max, value, onChange, { step = 1, format = (v) => 
 // A labelled <select>; options: [[value, text], ...]; onChange(value:string).
 function vtSelect(label, options, value, onChange) {
   const id = vtId("c");
-  const select = vtEl("select", { id });
+  const select = vtEl("select", { id, ...VT_OWN_KEYS });
   for (const [v, t] of options) {
     const o = vtEl("option", { value: String(v), text: t });
     if (String(v) === String(value)) o.selected = true;
@@ -70,7 +75,7 @@ function vtSelect(label, options, value, onChange) {
 
 function vtCheckbox(label, checked, onChange) {
   const id = vtId("k");
-  const input = vtEl("input", { type: "checkbox", id });
+  const input = vtEl("input", { type: "checkbox", id, ...VT_OWN_KEYS });
   input.checked = checked;
   input.addEventListener("change", () => onChange(input.checked));
   const node = vtEl("div", { class: "vt-control" }, input, vtEl("label", { for: id, text: label }));
