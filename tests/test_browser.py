@@ -61,6 +61,10 @@ SEARCH_TERM = "attention"
 TIMEOUT_MS = 30_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PAGE_BUDGET = 3_000_000  # bytes: HTML (with the explorers' data), images, explorer modules
+# bytes: what every page shares (the theme's CSS, JS and fonts, MathJax and its fonts, the search
+# index), downloaded once for the whole book. 2.4 MB on a page with math since book_fixes.py
+# drops the theme's fontawesome.js (1.5 MB; it was 3.8 MB).
+SHARED_BUDGET = 2_600_000
 FIRST_PICTURE_MS = 200  # an explorer's first picture, at most this long after the page's load event
 # console.error lines of the theme itself, not of anything the book adds: pydata-sphinx-theme
 # logs this on a first visit, when the browser has no stored light/dark preference yet
@@ -439,6 +443,8 @@ def test_explorers_and_budget(page, visit):
     own = weight["html"] + weight["images"] + weight["explorers"]
     _record(page, "weight", {**weight, "page": own})
     assert own <= PAGE_BUDGET, f"{page}: weighs {own / 1e6:.2f} MB > {PAGE_BUDGET / 1e6:.0f} MB ({weight})"
+    assert weight["shared"] <= SHARED_BUDGET, (
+        f"{page}: the shared theme/MathJax files weigh {weight['shared'] / 1e6:.2f} MB > {SHARED_BUDGET / 1e6:.1f} MB ({weight})")
 
     reports = drive(v.page)
     names = {r["name"] for r in reports}
@@ -473,6 +479,32 @@ def test_phone_width(page, visit):
     v.page.screenshot(path=str(screenshot_dir() / f"{page_id(page)}.{PHONE_WIDTH}.png"), full_page=True)
     sideways = v.page.evaluate(JS_SIDEWAYS)
     assert sideways <= 0, f"{page}: scrolls sideways by {sideways} px at {PHONE_WIDTH} px"
+
+
+JS_ICONS = """
+() => Array.from(document.querySelectorAll('.bd-header-article i[class*="fa-"]')).map(i => {
+  const r = i.getBoundingClientRect();
+  return {cls: i.className.replace(/\\s+/g, ' '), content: getComputedStyle(i, '::before').content,
+          font: getComputedStyle(i).fontFamily, visible: r.width > 0 && r.height > 0};
+})
+"""
+
+
+def test_icons_draw_from_the_web_fonts(visit, site):
+    """The header's icons (launch, repository, download, full screen, light/dark, search) are drawn by
+    the theme's own web fonts; the 1.5 MB fontawesome.js is neither linked nor shipped."""
+    v = visit("book/05_layernorm.html")
+    v.page.wait_for_load_state("load")
+    v.page.wait_for_timeout(300)
+    scripts = v.page.evaluate("() => Array.from(document.querySelectorAll('script[src]')).map(s => s.src)")
+    assert not [s for s in scripts if "fontawesome" in s], scripts
+    assert not (site / "_static" / "scripts" / "fontawesome.js").exists()
+    assert v.page.evaluate("() => document.fonts.check('900 16px \"Font Awesome 6 Free\"')")
+    icons = [i for i in v.page.evaluate(JS_ICONS) if i["visible"]]
+    assert len(icons) >= 5, icons
+    for icon in icons:
+        assert icon["content"] not in ("none", "normal", ""), f"an icon draws nothing: {icon}"
+        assert "Font Awesome" in icon["font"], f"an icon is not drawn by the icon font: {icon}"
 
 
 def test_navigation_lists_every_page(visit):

@@ -13,9 +13,17 @@ It also
   the reference list is labelled "Dosovitskiy et al., 2021", matching the author-year
   citations in the text (the default "alpha" labels read [DBK+21]), and sorted by author;
 * adds ``_static/book.css``: printed cell output wraps at its box's edge, display math and
-  wide tables scroll inside their own box, so no page scrolls sideways on a phone.
+  wide tables scroll inside their own box, so no page scrolls sideways on a phone;
+* drops the theme's ``fontawesome.js`` (1.5 MB, the heaviest file a reader downloads, more
+  than MathJax): it only redraws the icons as inline SVG, and the theme's own stylesheet
+  already draws the same icons from its bundled web fonts (about 0.3 MB). Every page loses
+  its ``<script>`` tag and the file leaves ``_static``; where a theme ships no web fonts, the
+  script stays.
 """
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 BOOK_CSS = "book.css"
 
@@ -91,8 +99,28 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+FONTAWESOME_SCRIPT = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js(?:\?[^"]*)?"></script>\n?')
+
+
+def drop_fontawesome_script(app, exception) -> None:
+    """build-finished: the icons come from the web fonts, not from ``fontawesome.js`` (see above)."""
+    if exception is not None or getattr(app.builder, "format", None) != "html":
+        return
+    out = Path(app.outdir)
+    if not any((out / "_static" / "vendor" / "fontawesome" / "webfonts").glob("fa-solid-900.*")):
+        return  # no web fonts to fall back on: keep the script
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        kept = FONTAWESOME_SCRIPT.sub("", text)
+        if kept != text:
+            page.write_text(kept, encoding="utf-8")
+    for name in ("fontawesome.js", "fontawesome.js.map", "fontawesome.js.LICENSE.txt"):
+        (out / "_static" / "scripts" / name).unlink(missing_ok=True)
+
+
 def setup(app):
     register_bibliography_style()
     app.add_css_file(BOOK_CSS)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("build-finished", drop_fontawesome_script)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
