@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -187,7 +188,8 @@ MUST_FLAG = {
 
 
 def test_daemons_are_killed_and_flagged(graded):
-    assert any("left 1 process(es) running" in f for f in graded[0]["daemon_and_cache"].flags)
+    # the daemon, and the kernel too when the grader had to kill it (it counts what it killed)
+    assert any(re.search(r"left [1-9]\d* process\(es\) running", f) for f in graded[0]["daemon_and_cache"].flags)
     for entry in Path("/proc").iterdir():
         try:
             assert (entry / "cmdline").read_bytes() != b"sleep\0987\0", "the daemon survived"

@@ -57,7 +57,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on loopback, no token, its own HOME and config; yields (url, folder)."""
+    """A JupyterLab server on loopback, no token, its own config; yields (url, folder)."""
     try:
         import jupyterlab  # noqa: F401
     except ImportError:
@@ -69,8 +69,11 @@ def lab(tmp_path_factory):
     folder.mkdir()
     _notebook(folder / "explorers.ipynb")
     port = _free_port()
-    env = dict(os.environ, HOME=str(work / "home"), JUPYTER_CONFIG_DIR=str(work / "config"),
-               JUPYTER_RUNTIME_DIR=str(work / "runtime"), HF_HUB_OFFLINE="1")
+    # JupyterLab's settings and workspaces live under JUPYTER_CONFIG_DIR: a fresh one, so the
+    # learner's own layout and extensions' settings neither matter nor change. HOME stays, so the
+    # kernel finds the random weights already cached in ~/.cache/vit_tutorial.
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+               HF_HUB_OFFLINE="1")
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", f"--ServerApp.root_dir={folder}"]

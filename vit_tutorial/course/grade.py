@@ -225,6 +225,9 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+LEFTOVER_EXIT_S = 5.0  # how long kill_leftovers waits for the processes it killed to be gone
+
+
 def kill_leftovers(marker: str) -> int:
     """Kill the processes a submission left behind (daemons, a kernel whose worker it killed), found by the
     private folder in their environment (``HOME=...``); return how many. Linux only (``/proc``)."""
@@ -246,14 +249,20 @@ def kill_leftovers(marker: str) -> int:
 
     if alive():
         time.sleep(0.5)  # the worker's own kernel may still be on its way out
-    killed = 0
-    for pid in alive():
-        try:
-            os.kill(pid, signal.SIGKILL)
-            killed += 1
-        except OSError:
-            pass
-    return killed
+    # Kill, look again, until nothing is left: a kernel killed in the middle of starting a program
+    # leaves that program behind (CI saw a daemon started just after the first look), and SIGKILL
+    # takes a moment to land on a busy machine. "Killed" then means gone.
+    killed: set[int] = set()
+    deadline = time.monotonic() + LEFTOVER_EXIT_S
+    while (found := alive()) and time.monotonic() < deadline:
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return len(killed)
 
 
 def _preload() -> None:
