@@ -125,7 +125,10 @@ def _no_weights_cache():
     try:
         yield
     finally:
-        os.environ.pop(CACHE_ENV) if old is None else os.environ.__setitem__(CACHE_ENV, old)
+        if old is None:
+            del os.environ[CACHE_ENV]
+        else:
+            os.environ[CACHE_ENV] = old
 
 
 def hidden_case(env: dict, check: dict, module: str = DEFAULT_CHECKS) -> bool | None:
@@ -157,7 +160,7 @@ def _case_code(function: str, check: dict, module: str) -> str:
 
 
 def ok_test(check: dict, module: str = DEFAULT_CHECKS, hidden: bool = True, public_points: float = 1,
-              hidden_points: float = 1) -> dict:
+            hidden_points: float = 1) -> dict:
     """Otter's OK-format test of one exercise: the public case, and (``hidden``) the hidden one."""
     exercise = check["name"].removeprefix("check_")
     cases = [{"name": f"{exercise}: the book's check", "code": _case_code("public_case", check, module),
@@ -224,11 +227,10 @@ def chapter_files(assignment: Assignment, module: str = DEFAULT_CHECKS, requirem
     tests = {}
     for check in assignment.checks:
         check = asdict(check)
-        exercise = check["name"].removeprefix("check_")
         spec = ok_test(check, module, public_points=public_points, hidden_points=hidden_points)
-        tests[f"{exercise}.py"] = ok_test_text(spec, chapter)
+        tests[f"{spec['name']}.py"] = ok_test_text(spec, chapter)
         public = ok_test(check, module, hidden=False, public_points=public_points)
-        files[f"student/tests/{exercise}.py"] = ok_test_text(public, chapter)
+        files[f"student/tests/{spec['name']}.py"] = ok_test_text(public, chapter)
     # show_hidden: after you publish the grades, students see each exercise's score and the hidden cases' verdicts
     # (before that, only the public cases'); assignment_name: a notebook of another chapter is refused
     config = {"assignment_name": chapter, "lang": "python", "show_hidden": True}
@@ -266,6 +268,8 @@ def export(chapters: list[str] | None, out_dir: Path, book_dir: Path, module: st
         assignments = [read_assignment(book[c]) for c in dict.fromkeys(resolve_chapter(c, book) for c in chapters)]
     else:
         assignments = [a for a in map(read_assignment, book.values()) if a.checks]
+    if requirements is None:
+        requirements = requirements_text()  # once, not per chapter
     files: dict[str, str | bytes] = {}
     for assignment in assignments:
         for name, data in chapter_files(assignment, module, requirements, public_points, hidden_points).items():
