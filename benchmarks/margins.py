@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     pixels = torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")])
     pixels = pixels.to(vt.device(args.device))
     sources = ["random", "trained-like"]
-    from vit_tutorial.model import is_cached
+    from vit_tutorial.weights.hub import is_cached
 
     if is_cached():
         sources.append("pretrained")

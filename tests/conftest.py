@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import vit_tutorial as vt  # noqa: E402
-from vit_tutorial.model import is_cached  # noqa: E402
+from vit_tutorial.weights.hub import is_cached  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +35,8 @@ def pretrained_model(dev):
 @pytest.fixture(scope="session")
 def trained_like(dev):
     """ViT-B/16 with synthetic trained-like statistics (outlier channels, high-norm tokens,
-    spread gamma, peaked attention, spread logits): see vit_tutorial.trained_like."""
-    from vit_tutorial.trained_like import trained_like_model
+    spread gamma, peaked attention, spread logits): see vit_tutorial.weights.trained_like."""
+    from vit_tutorial.weights.trained_like import trained_like_model
 
     return trained_like_model(seed=0).to(dev)
 

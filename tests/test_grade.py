@@ -20,8 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
-from vit_tutorial import grade, student
-from vit_tutorial.course import assignment, worker
+from vit_tutorial.course import assignment, grade, student, worker
 
 TIMEOUT = 40  # seconds per submission: a good one takes 5-20 s here (importing torch, on a busy machine); the loop uses all of it
 TESTS = str(Path(__file__).resolve().parent)

@@ -20,8 +20,7 @@ import torch
 from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
-from vit_tutorial import grade, student
-from vit_tutorial.course import assignment, review
+from vit_tutorial.course import assignment, grade, review, student
 
 TIMEOUT = 60
 pytestmark = pytest.mark.xdist_group("grade_attacks")  # with --dist loadgroup (make test) the catalogue is graded once, on one worker

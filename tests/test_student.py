@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_output
 
 from _exercise_notebooks import SECRET, tiny_chapter, write
-from vit_tutorial import student
+from vit_tutorial.course import student
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_DONE = {"ExerciseNotDone", "NotImplementedError"}

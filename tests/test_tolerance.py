@@ -14,7 +14,7 @@ from vit_tutorial.attention import self_attention
 from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
 from vit_tutorial.encoder import encoder_layer
 from vit_tutorial.tolerance import ATTENTION_WEIGHTS, GPU_FACTOR, allowed_error, assert_equivalent, device_factor, equivalence_margin, token_scale
-from vit_tutorial.trained_like import TARGETS, activation_stats
+from vit_tutorial.weights.trained_like import TARGETS, activation_stats
 
 
 def test_rule_by_value():
@@ -57,7 +57,7 @@ def test_trained_like_statistics(trained_like, model, cat_pixels):
 
 
 def test_trained_like_model_is_seeded(trained_like):
-    from vit_tutorial.trained_like import trained_like_model
+    from vit_tutorial.weights.trained_like import trained_like_model
 
     again = trained_like_model(seed=0)
     for (name, a), b in zip(trained_like.state_dict().items(), again.state_dict().values()):

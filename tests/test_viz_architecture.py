@@ -5,7 +5,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vit_tutorial import bridge, tiny, viz_architecture  # noqa: E402
+from vit_tutorial import bridge, tiny  # noqa: E402
+from vit_tutorial.figures import architecture as viz_architecture  # noqa: E402
 
 
 def _texts(fig):

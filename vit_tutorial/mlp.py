@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from .attention import linear
+from .primitives import linear
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:

@@ -12,11 +12,12 @@ from typing import NamedTuple
 
 import torch
 
-from .bridge import encoder_layers, layer_parts, vit_model
+from .bridge import vit_model
 from .embeddings import embed
 from .encoder import check_attention, encoder, encoder_layer
 from .head import head
 from .patches import check_image, patch_embed
+from .primitives import each_layer
 
 
 class ScratchOutput(NamedTuple):
@@ -70,6 +71,6 @@ def vit_forward(pixels: torch.Tensor, model, attention: str = "eager") -> torch.
     emb = vit_model(model).embeddings
     conv = emb.patch_embeddings.projection
     x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)  # (B, N+1, D)
-    for i in range(len(encoder_layers(model))):
-        x, _ = encoder_layer(x, layer_parts(model, i), attention)  # (B, N+1, D)
+    for parts in each_layer(model):
+        x, _ = encoder_layer(x, parts, attention)  # (B, N+1, D)
     return head(x, model)  # (B, num_labels)

@@ -54,7 +54,7 @@ from pathlib import Path
 
 from .assignment import Assignment, book_notebooks, chapter_from_file_name, metadata_mismatch, read_assignment, restore_check_cells, stamped_chapter
 from .review import review
-from .student import check_calls, project_root  # noqa: F401 - check_calls: kept for older callers
+from .student import project_root
 from .worker import RESULT_PREFIX
 
 DEFAULT_TIMEOUT = 300
@@ -267,15 +267,15 @@ def kill_leftovers(marker: str) -> int:
 
 def _preload() -> None:
     """Import what every worker needs once, here, so that forked workers start at once."""
-    from vit_tutorial.nbexec import patch
+    from .nbexec import patch
 
-    patch()  # no lost wake-ups while waiting for a kernel's reply (see vit_tutorial.nbexec)
+    patch()  # no lost wake-ups while waiting for a kernel's reply (see vit_tutorial.course.nbexec)
     import cloudpickle  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import nbclient  # noqa: F401
 
     import vit_tutorial.exercises  # noqa: F401 - torch too
-    import vit_tutorial.model  # noqa: F401
+    import vit_tutorial.weights.random_weights  # noqa: F401 - the checks' model
 
 
 def _threaded() -> bool:

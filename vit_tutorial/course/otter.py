@@ -118,7 +118,7 @@ def grading_salt() -> int:
 @contextlib.contextmanager
 def _no_weights_cache():
     """A model drawn for one grading is never used again: don't write its 350 MB to the user's cache."""
-    from vit_tutorial.model import CACHE_ENV
+    from vit_tutorial.weights.random_weights import CACHE_ENV
 
     old = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = "off"

@@ -9,7 +9,7 @@ markdown cells around a code cell tagged ``solution``, and a ``check_<name>(fn)`
 
 The **student copy** removes every ``solution`` cell and the markdown that only wraps
 a solution, clears all outputs, and records in the notebook's metadata which chapter it
-is and which checks it expects (the grader, :mod:`vit_tutorial.grade`, reads it).
+is and which checks it expects (the grader, :mod:`vit_tutorial.course.grade`, reads it).
 Run top to bottom, a student notebook stops only at the self-checks, with
 ``ExerciseNotDone`` (a ``NotImplementedError``), until the stubs are written.
 

@@ -389,7 +389,7 @@ def provided_names(salt: int):
     class Provided(dict):
         def __missing__(self, key):
             if key == "model":
-                from vit_tutorial.model import random_model
+                from vit_tutorial.weights.random_weights import random_model
 
                 self[key] = random_model(seed=_mix(1, salt) % 2**31)
                 return self[key]
@@ -510,7 +510,7 @@ def answer(job: dict) -> str:
 
 
 def main() -> int:
-    from vit_tutorial.nbexec import patch
+    from .nbexec import patch
 
     patch()
     job = json.loads(sys.stdin.readline())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from types import SimpleNamespace
 
 import torch
 
 from ._core import Case, run_check
+from ._shared import cat_pixels
 
 HEAD_AXES = ("batch", "tokens", "head_dim")
 SPLIT_AXES = ("batch", "heads", "tokens", "head_dim")
@@ -190,19 +190,12 @@ def _toy_parts(width: int, heads: int, seed: int) -> SimpleNamespace:
     return SimpleNamespace(**layers, num_heads=heads, head_dim=width // heads)
 
 
-@lru_cache(maxsize=1)
-def _cat_pixels() -> torch.Tensor:
-    from ..images import load_image, preprocess
-
-    return preprocess(load_image("cat"))
-
-
 def _real_input(model):
     """The cat photo's tokens entering layer 0's attention (after ``layernorm_before``), and its parts."""
     from ..bridge import layer_parts, vit_model
 
     parts = layer_parts(model, 0)
-    pixels = _cat_pixels().to(next(model.parameters()).device)
+    pixels = cat_pixels().to(next(model.parameters()).device)
     with torch.no_grad():
         return parts.layernorm_before(vit_model(model).embeddings(pixels)), parts
 

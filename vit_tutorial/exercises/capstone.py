@@ -9,13 +9,16 @@ import torch
 import torch.nn.functional as F
 
 from ._core import Case, run_check
+from ._shared import cat_pixels
+from ._shared import layer_reference as _layer
 
 
 @lru_cache(maxsize=1)
 def _small_model():
     """A random 2-layer ViT (32-pixel images, 8-pixel patches, width 32, 4 heads, 7 classes) with weights large
     enough, and LayerNorm gammas/betas far enough from 1/0, that every classic mistake changes the logits."""
-    from ..model import random_model, vit_config
+    from ..weights.checkpoint import vit_config
+    from ..weights.random_weights import random_model
 
     config = vit_config(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                         intermediate_size=64, num_labels=7, id2label={i: str(i) for i in range(7)},
@@ -37,7 +40,6 @@ def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", orde
              pooler=False, probabilities=False, second=True):
     """The forward pass, with one knob per classic mistake; the defaults are ViTForImageClassification's."""
     from ..bridge import encoder_layers, layer_parts, vit_model
-    from .mlp import _layer
 
     emb = vit_model(model).embeddings
     conv = emb.patch_embeddings.projection
@@ -95,9 +97,7 @@ def check_vit_forward(fn, model=None):
     with torch.no_grad():
         cases.append(Case((pixels, small), small(pixels).logits, "a small random ViT (2 layers, width 32, 7 classes) on 2 random images"))
     if model is not None:
-        from .attention import _cat_pixels
-
-        cat = _cat_pixels().to(next(model.parameters()).device)
+        cat = cat_pixels().to(next(model.parameters()).device)
         with torch.no_grad():
             cases.append(Case((cat, model), model(cat).logits, f"the model on the cat photo {tuple(cat.shape)}"))
     with torch.no_grad():

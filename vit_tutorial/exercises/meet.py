@@ -21,8 +21,8 @@ STAGE_NAMES = tuple(f"{stage}[{i}] ({axis})" for stage, axes in STAGES for i, ax
 
 
 def _configs():
-    from ..model import vit_config
-    from ..tiny import tiny_config
+    from ..weights.checkpoint import vit_config
+    from ..weights.tiny import tiny_config
 
     return [
         ("the tiny digits ViT (tiny.tiny_config())", tiny_config()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._core import Case, run_check
-from .mlp import _real_layer_input, _toy_layer_inputs
+from ._shared import real_layer_input, toy_layer_inputs
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
 NORM_AXES = ("layers", "batch", "tokens")
@@ -34,13 +34,13 @@ BLOCK_MISTAKES = {
 def check_pre_norm_block(fn, model=None):
     """Check ``fn(x (B, N, D), norm, sublayer) -> x + sublayer(norm(x))`` (norm and sublayer are callables)."""
     cases = []
-    for x, parts in _toy_layer_inputs(61):
+    for x, parts in toy_layer_inputs(61):
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, x + args[2](args[1](x)),
                               f"a random attention block of width {x.shape[-1]}, input {tuple(x.shape)}"))
     if model is not None:
-        x, parts = _real_layer_input(model)
+        x, parts = real_layer_input(model)
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, x + args[2](args[1](x)), f"the model's layer-0 attention on the cat photo {tuple(x.shape)}"))
@@ -84,12 +84,12 @@ POST_MISTAKES = {
 def check_post_norm_block(fn, model=None):
     """Check ``fn(x (B, N, D), norm, sublayer) -> norm(x + sublayer(x))``, the original Transformer's post-norm block."""
     cases = []
-    for x, parts in _toy_layer_inputs(63):
+    for x, parts in toy_layer_inputs(63):
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, args[1](x + args[2](x)), f"a random attention block of width {x.shape[-1]}, input {tuple(x.shape)}"))
     if model is not None:
-        x, parts = _real_layer_input(model)
+        x, parts = real_layer_input(model)
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, args[1](x + args[2](x)), f"the model's layer-0 attention on the cat photo {tuple(x.shape)}"))

@@ -88,7 +88,7 @@ def summarize(config) -> torch.Tensor:
 
 
 def _variant(patch_size, depth, **extra):
-    from ..tiny import tiny_config
+    from ..weights.tiny import tiny_config
 
     return tiny_config(patch_size=patch_size, num_hidden_layers=depth, **extra)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .bridge import NAME_MAP
+from ..bridge import NAME_MAP
 
 COLOURS = {"embed": "#dde6f3", "encoder": "#e4efe0", "head": "#f6e3d6", "norm": "#efe7f5", "io": "#f2f2f2"}
 
@@ -55,7 +55,7 @@ def _arrow(ax, start, end, label=None, side="right"):
 def architecture_figure(config=None, figsize=(11, 7.6)):
     """The ViT of ``config`` (default: ViT-B/16's ``ViTConfig()`` with 1,000 classes) as a labelled diagram."""
     if config is None:
-        from .model import vit_config
+        from ..weights.checkpoint import vit_config
 
         config = vit_config()
     s = _shapes(config)

@@ -11,7 +11,7 @@ matter for float32 rounding:
 * logits spread over about +-10.
 
 :func:`trained_like_model` makes a model with all five properties in a couple of seconds, from
-the seeded random weights of :func:`vit_tutorial.model.random_model`, without any download. It
+the seeded random weights of :func:`vit_tutorial.weights.random_weights.random_model`, without any download. It
 is a *test* source: predictions and pictures are as meaningless as with random weights.
 :func:`activation_stats` measures the five properties (a test asserts them).
 
@@ -48,7 +48,7 @@ def reshape_to_trained_statistics(model, seed: int = 0):
     Returns the model. Every change is to ordinary parameters (no new modules), so every
     equivalence in the book still holds, and HuggingFace runs the model unchanged.
     """
-    from .bridge import encoder_layers, layer_parts, vit_model
+    from ..bridge import encoder_layers, layer_parts, vit_model
 
     gen = torch.Generator().manual_seed(10_000 + seed)
     vit = vit_model(model)
@@ -111,7 +111,7 @@ def reshape_to_trained_statistics(model, seed: int = 0):
 
 def trained_like_model(seed: int = 0, config=None):
     """ViT-B/16 (or ``config``) with seeded random weights reshaped to a trained model's statistics."""
-    from .model import random_model
+    from .random_weights import random_model
 
     return reshape_to_trained_statistics(random_model(seed=seed, config=config), seed=seed)
 
