@@ -20,7 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
-from vit_tutorial.course import assignment, grade, student, worker
+from vit_tutorial.course import assignment, grade, isolation, notebooks, sandbox
 
 TIMEOUT = 40  # seconds per submission: a good one takes 5-20 s here (importing torch, on a busy machine); the loop uses all of it
 TESTS = str(Path(__file__).resolve().parent)
@@ -28,7 +28,7 @@ CHECKS = "_exercise_checks"
 
 
 def _student():
-    return nbformat.from_dict(student.student_notebook(tiny_chapter(), chapter="tiny"))
+    return nbformat.from_dict(notebooks.student_notebook(tiny_chapter(), chapter="tiny"))
 
 
 def _solved(double="t * 2", square="t * t"):
@@ -290,7 +290,7 @@ def test_assignments_come_from_the_real_book():
     for path in sorted(root.glob("*.ipynb")):
         a = assignment.read_assignment(path)
         book_nb = json.loads(path.read_text())
-        assert [c.name for c in a.checks] == student.expected_checks(book_nb)  # the same count as the student copy
+        assert [c.name for c in a.checks] == notebooks.expected_checks(book_nb)  # the same count as the student copy
         for check in a.checks:
             assert check.function.isidentifier() and set(check.args) <= {"model"}, check
         total += len(a.checks)
@@ -321,7 +321,7 @@ def test_a_kernel_reaches_no_pipe_of_the_grader(env, tmp_path, monkeypatch, thre
     """A kernel can open its worker's descriptors through /proc/PID/fd. A forked worker used to keep all of the
     grader's: under pytest-xdist, execnet's channel to the controller, which the forged line corrupted (the
     run hung). Now the worker holds no pipe of the grader's; only its answer pipe, where a forgery is flagged."""
-    monkeypatch.setattr(grade, "_threaded", lambda: threaded)
+    monkeypatch.setattr(isolation, "_threaded", lambda: threaded)
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")  # in bubblewrap the kernel's parent is bwrap, not the worker
     book = tmp_path / "book"
     book.mkdir()
@@ -346,7 +346,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _needs_sandbox(tmp_path):
-    wrapper, note = worker.sandbox(tmp_path)
+    wrapper, note = sandbox.sandbox(tmp_path)
     if not wrapper:
         if os.environ.get("VIT_TUTORIAL_REQUIRE_SANDBOX") == "1":
             pytest.fail(f"no sandbox: {note} (and VIT_TUTORIAL_REQUIRE_SANDBOX=1)", pytrace=False)
@@ -392,20 +392,20 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
 def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap here
     monkeypatch.delenv("VIT_TUTORIAL_SANDBOX", raising=False)
-    assert worker.sandbox(tmp_path) == ([], "none (bwrap not found)")
+    assert sandbox.sandbox(tmp_path) == ([], "none (bwrap not found)")
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "bwrap")
     with pytest.raises(RuntimeError, match="bwrap not found"):
-        worker.sandbox(tmp_path)
+        sandbox.sandbox(tmp_path)
     broken = tmp_path / "bwrap"  # installed, but no user namespaces (a container without the rights)
     broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
     broken.chmod(0o755)
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "auto")
-    assert worker.sandbox(tmp_path) == ([], "none (bwrap does not run here: bwrap: No permissions to creating new namespace)")
+    assert sandbox.sandbox(tmp_path) == ([], "none (bwrap does not run here: bwrap: No permissions to creating new namespace)")
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")
-    assert worker.sandbox(tmp_path) == ([], "none (VIT_TUTORIAL_SANDBOX=off)")
+    assert sandbox.sandbox(tmp_path) == ([], "none (VIT_TUTORIAL_SANDBOX=off)")
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "maybe")
     with pytest.raises(ValueError, match="auto, off or bwrap"):
-        worker.sandbox(tmp_path)
+        sandbox.sandbox(tmp_path)
 
 
 def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tmp_path, monkeypatch):
@@ -415,7 +415,7 @@ def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tm
     (venv / "lib").mkdir(parents=True)
     monkeypatch.setattr(sys, "prefix", str(venv))
     monkeypatch.setattr(sys, "path", [*sys.path, str(venv / "lib"), str(tmp_path / "gone")])
-    args = worker._needed_in_tmp()
+    args = sandbox._needed_in_tmp()
     kept = str(venv.resolve())
     if Path(kept).is_relative_to(Path("/tmp").resolve()):
         i = args.index(kept)
@@ -423,6 +423,6 @@ def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tm
         assert str((venv / "lib").resolve()) not in args  # inside one already kept
         assert str(tmp_path / "gone") not in args  # not there
     assert all(Path(a).resolve().is_relative_to(Path("/tmp").resolve()) for a in args if a != "--ro-bind")
-    wrapper, _ = worker.sandbox(tmp_path) if shutil.which("bwrap") else ([], "")
+    wrapper, _ = sandbox.sandbox(tmp_path) if shutil.which("bwrap") else ([], "")
     if wrapper:  # in the command, after the empty /tmp and before the kernel's own folder
         assert wrapper.index("--tmpfs") < wrapper.index(kept) < wrapper.index("--bind")

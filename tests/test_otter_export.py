@@ -23,7 +23,7 @@ from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import SECRET, tiny_chapter, write
 from vit_tutorial.course import otter as export
-from vit_tutorial.course.student import RefusedError, is_solution
+from vit_tutorial.course.notebooks import RefusedError, is_solution
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = str(Path(__file__).resolve().parent)

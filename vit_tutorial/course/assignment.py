@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .student import METADATA_KEY, cell_text, check_calls, is_solution
+from .notebooks import METADATA_KEY, cell_text, check_calls, is_solution
 
 _CHECK_NAME = re.compile(r"^check_\w+$")
 

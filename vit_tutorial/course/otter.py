@@ -49,7 +49,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .assignment import Assignment, book_notebooks, read_assignment
-from .student import RefusedError, _notebook_text, _read, project_root, student_notebook, write_tracked
+from .notebooks import RefusedError, notebook_text, project_root, read_notebook, student_notebook, write_tracked
 
 MANIFEST = ".vit-tutorial-otter-export.json"
 TOOL = "vit_tutorial.course.otter"
@@ -221,9 +221,9 @@ def chapter_files(assignment: Assignment, module: str = DEFAULT_CHECKS, requirem
     chapter = assignment.chapter
     if not assignment.checks:
         raise ValueError(f"{chapter} has no exercises (no check_* call outside its solutions): nothing to grade")
-    nb = student_notebook(_read(assignment.path), chapter=chapter)
+    nb = student_notebook(read_notebook(assignment.path), chapter=chapter)
     nb.setdefault("metadata", {})["otter"] = {"assignment_name": chapter}
-    files: dict[str, str | bytes] = {f"student/{chapter}.ipynb": _notebook_text(nb)}
+    files: dict[str, str | bytes] = {f"student/{chapter}.ipynb": notebook_text(nb)}
     tests = {}
     for check in assignment.checks:
         check = asdict(check)
