@@ -1,6 +1,6 @@
 """The notebooks as files: committed without outputs, all in the table of contents, Colab-ready.
 
-(Executing them is `pytest --nbmake book/`, part of the README's test command.)
+(Executing them is the strict book build of the README's test command, and `make check` runs the ones you changed.)
 """
 import json
 import re
