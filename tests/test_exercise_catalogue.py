@@ -91,11 +91,14 @@ def rates(wrong_table=WRONG) -> dict:
 
 
 def test_overall_rates():
-    table = rates()
-    wrong = sum(r["wrong"] for r in table.values())
-    assert sum(r["caught"] for r in table.values()) == wrong
-    assert sum(r["named"] for r in table.values()) / wrong >= TARGET
-    assert sum(r["false_alarms"] for r in table.values()) == 0
+    """At least TARGET of the wrong solutions are named. The cases above already run every verdict (each right
+    solution passes, each wrong one is caught and, unless listed in NOT_YET_NAMED, named), so the rate follows
+    from the list; running the whole catalogue a second time here (``rates()``) would prove nothing more.
+    ``python tests/test_exercise_catalogue.py`` prints the measured table."""
+    listed = {(check, what) for check, entries in WRONG.items() for what, _, _ in entries}
+    assert NOT_YET_NAMED <= listed, f"NOT_YET_NAMED holds cases the catalogue does not: {NOT_YET_NAMED - listed}"
+    assert (len(listed) - len(NOT_YET_NAMED)) / len(listed) >= TARGET
+    assert all(RIGHT.get(check) for check in WRONG), "every check has right solutions too (no false alarm unmeasured)"
 
 
 def _report(table) -> None:

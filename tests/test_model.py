@@ -229,6 +229,7 @@ def _run_python(code: str, env_extra: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_offline_auto_and_pretrained_do_not_wait_for_the_network(tmp_path):
     """The bug to avoid: from_pretrained retrying for 20-45 s. A fresh process, an empty
     cache, an endpoint that can't be reached: auto must settle on random and pretrained
@@ -253,6 +254,7 @@ def test_offline_auto_and_pretrained_do_not_wait_for_the_network(tmp_path):
     assert float(auto_s) < 10 and float(pre_s) < 10, done.stdout
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_pretrained_loads_from_a_local_cache_without_network(tmp_path):
     """Build an HF cache by hand holding a (tiny) model under the checkpoint's name: with
     the Hub unreachable, auto and pretrained both load it, from safetensors."""

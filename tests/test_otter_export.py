@@ -25,6 +25,8 @@ from _exercise_notebooks import SECRET, tiny_chapter, write
 from vit_tutorial.course import otter as export
 from vit_tutorial.course.notebooks import RefusedError, is_solution
 
+pytestmark = pytest.mark.slow  # otter-grader runs the exported autograder: make test runs them, make check does not
+
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = str(Path(__file__).resolve().parent)
 

@@ -76,6 +76,7 @@ def dists(tmp_path_factory) -> dict[str, Path]:
 # ----------------------------------------------------------------------------- what ships
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_wheel_carries_every_package_file(dists):
     names = set(zipfile.ZipFile(dists["wheel"]).namelist())
     files = _package_files()
@@ -84,6 +85,7 @@ def test_wheel_carries_every_package_file(dists):
     assert not missing, f"the wheel lacks {missing}: add a glob to [tool.setuptools.package-data] in pyproject.toml"
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_sdist_carries_every_package_file(dists):
     with tarfile.open(dists["sdist"]) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
@@ -99,6 +101,7 @@ def test_package_data_covers_explorer_scripts():
         assert glob in text
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_check_wheel_contents_is_clean(dists):
     result = subprocess.run([_tool("check-wheel-contents"), "--package", str(PACKAGE), str(dists["wheel"])],
                             capture_output=True, text=True, timeout=120)
@@ -108,6 +111,7 @@ def test_check_wheel_contents_is_clean(dists):
 # ----------------------------------------------------------------------------- one version, one address
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_the_version_lives_in_vit_tutorial_init(dists):
     version = _version_in_init()
     project = (ROOT / "pyproject.toml").read_text().split("[project]", 1)[1].split("\n[", 1)[0]

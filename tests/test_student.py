@@ -88,6 +88,7 @@ def test_student_notebook_keeps_exercise_text_sharing_a_cell_with_a_solution():
     assert "Think." in notebooks.cell_text(nb["cells"][1])
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_student_copy_runs_and_fails_only_at_the_exercises(tmp_path):
     nb = notebooks.student_notebook(tiny_chapter(), chapter="tiny")
     errors = execution_errors(nb, tmp_path)
@@ -95,6 +96,7 @@ def test_student_copy_runs_and_fails_only_at_the_exercises(tmp_path):
     assert all("not written yet" in e[2] for e in errors)
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_the_book_version_runs_without_errors(tmp_path):
     assert execution_errors(tiny_chapter(), tmp_path) == []
 
@@ -195,6 +197,7 @@ def _solution_lines(nb: dict) -> set[str]:
             if len(line.strip()) > 12 and line.strip() not in elsewhere}
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_student_copy_of_the_real_book(tmp_path):
     chapters = {p: json.loads(p.read_text()) for p in sorted((ROOT / "book").glob("*.ipynb"))}
     with_exercises = [p for p, nb in chapters.items() if any(notebooks.is_solution(c) for c in nb["cells"])]

@@ -206,6 +206,7 @@ def test_train_progress_bar_only_when_asked(split, capsys):
     assert quiet.err == "" and quiet.out == ""
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_short_training_learns_something(split):
     run = tiny.train(steps=60, split=split, progress=False, evaluate_every_epoch=False)
     assert sum(run.losses[-10:]) / 10 < sum(run.losses[:10]) / 10

@@ -125,6 +125,7 @@ def test_weekly_workflow_tries_the_newest_transformers():
     assert runs.rstrip().endswith("make test")
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_pretrained_marker_selects_the_pretrained_tests():
     """`pytest -m pretrained` (the book workflow) must select something: conftest marks the tests
     that use the pretrained checkpoint."""
