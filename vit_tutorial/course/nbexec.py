@@ -21,7 +21,7 @@ The guard: :func:`patch` makes the async channels wait in short slices. Each new
 ZeroMQ for the socket's state afresh, so a lost edge costs at most :data:`SLICE_S` seconds.
 Timeouts keep their meaning; nothing else changes.
 
-    >>> from vit_tutorial import nbexec
+    >>> from vit_tutorial.course import nbexec
     >>> nbexec.patch()          # in the process that runs nbclient (done for you by the
     ...                         # project's pytest settings and the grader)
 
