@@ -129,6 +129,8 @@ def _config_inited(app, config) -> None:
     # og:image, og:url: absolute addresses inside this version of the published book (unless _config.yml sets its own)
     if hasattr(config, "ogp_site_url") and not config.ogp_site_url:
         config.ogp_site_url = app.vt_release["site"] + app.vt_release["book_version"] + "/"
+    if hasattr(config, "ogp_site_name") and config.ogp_site_name is None:
+        config.ogp_site_name = config.html_title or config.project  # Jupyter Book sets the title, not Sphinx's project
 
 
 def _doctree_read(app, doctree) -> None:

@@ -39,8 +39,10 @@
           var start = select.value;
           var target = start + page;
           // the same page in the other version, or that version's first page when it has no such page
+          // (read to its end before leaving, so the request finishes rather than being cut off by the navigation)
           fetch(target, { method: "HEAD" })
-            .then(function (response) { window.location.href = response.ok ? target : start; })
+            .then(function (response) { return response.arrayBuffer().then(function () { return response.ok; }); })
+            .then(function (found) { window.location.href = found ? target : start; })
             .catch(function () { window.location.href = start; });
         });
         box.hidden = false;
