@@ -13,6 +13,7 @@
 - the built book (``VIT_TUTORIAL_BOOK_HTML``, as tests/test_browser.py finds it; marked ``browser``,
   so `make test` runs it after building the book) has the same on every page of the table of contents.
 """
+
 from __future__ import annotations
 
 import copy
@@ -96,8 +97,9 @@ def test_release_notes_command_prints_the_section(capsys):
     assert "no section" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("ref, expected", [("refs/heads/main", "latest"), ("refs/tags/v0.2.0", "v0.2"),
-                                           ("refs/tags/v0.2.13", "v0.2"), ("refs/tags/v1.10.0rc1", "v1.10")])
+@pytest.mark.parametrize(
+    "ref, expected", [("refs/heads/main", "latest"), ("refs/tags/v0.2.0", "v0.2"), ("refs/tags/v0.2.13", "v0.2"), ("refs/tags/v1.10.0rc1", "v1.10")]
+)
 def test_book_version_of_a_ref(ref, expected):
     assert release_tool.book_version(ref) == expected
 
@@ -214,8 +216,10 @@ def test_weights_are_read_from_printed_outputs_only():
 
     doc = nodes.section()
     code = nodes.literal_block(text="print('[vit_tutorial] weights: pretrained (a)')", classes=["highlight-ipython3"])
-    out = nodes.literal_block(text="[vit_tutorial] weights: random (google/vit-base-patch16-224 architecture) - asked for\n"
-                                   "[vit_tutorial] These are RANDOM weights", classes=["output", "stream"])
+    out = nodes.literal_block(
+        text="[vit_tutorial] weights: random (google/vit-base-patch16-224 architecture) - asked for\n[vit_tutorial] These are RANDOM weights",
+        classes=["output", "stream"],
+    )
     again = nodes.literal_block(text="[vit_tutorial] weights: random (google/vit-base-patch16-224 architecture)", classes=["output"])
     tiny = nodes.literal_block(text="[vit_tutorial] weights: tiny-digits (vit_tutorial/data/weights/x)", classes=["output", "stream"])
     doc += [code, out, again, tiny]
@@ -231,8 +235,9 @@ def test_footer_words_for_pages_with_and_without_a_model():
     assert ext.describe_weights([random_], book) == "weights: random (google/vit-base-patch16-224 architecture, not trained)"
     assert ext.describe_weights([], book) == "weights of the chapters: pretrained (google/vit-base-patch16-224)"
     mixed = {"a": [random_], "b": [random_], "c": [pretrained]}
-    assert ext.describe_weights([], mixed) == ("weights of the chapters: random (google/vit-base-patch16-224 architecture, not trained) "
-                                               "on 2 pages; pretrained (google/vit-base-patch16-224) on 1 page")
+    assert ext.describe_weights([], mixed) == (
+        "weights of the chapters: random (google/vit-base-patch16-224 architecture, not trained) on 2 pages; pretrained (google/vit-base-patch16-224) on 1 page"
+    )
     assert ext.describe_weights([], {"c": [tiny]}) == "weights: none loaded in this build"
 
 
@@ -319,19 +324,32 @@ def small_book(tmp_path_factory) -> Path:
     (proj / "book" / "refs.bib").write_text("@misc{x, title={X}, author={A, B}, year={2020}}\n")
     (proj / "book" / "intro.md").write_text("# A small book\n\nThe first paragraph says what the book is about.\n")
     (proj / "book" / "notes.md").write_text("# Notes\n\nA page without a model names the chapters' weights.\n")
-    stream = ["[vit_tutorial] weights: random (google/vit-base-patch16-224 architecture) - asked for\n",
-              "[vit_tutorial] These are RANDOM weights: ...\n"]
-    notebook = {"nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                             "language_info": {"name": "python"}},
-                "cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": ["# A chapter\n\nIt loads the model first."]},
-                          {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1,
-                           "source": ["model, processor, source = vt.load_model()"],
-                           "outputs": [{"output_type": "stream", "name": "stdout", "text": stream}]}]}
+    stream = ["[vit_tutorial] weights: random (google/vit-base-patch16-224 architecture) - asked for\n", "[vit_tutorial] These are RANDOM weights: ...\n"]
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "language_info": {"name": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": ["# A chapter\n\nIt loads the model first."]},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "metadata": {},
+                "execution_count": 1,
+                "source": ["model, processor, source = vt.load_model()"],
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": stream}],
+            },
+        ],
+    }
     (proj / "book" / "01_chapter.ipynb").write_text(json.dumps(notebook, indent=1))
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), ext.BOOK_VERSION_ENV: "v0.2", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([_jupyter_book(), "build", str(proj), "--path-output", str(proj / "out"), "-W", "-n", "--keep-going"],
-                            capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [_jupyter_book(), "build", str(proj), "--path-output", str(proj / "out"), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 0, f"the small book did not build:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return proj / "out" / "_build" / "html"
 
@@ -353,7 +371,7 @@ def check_sharing_and_footer(html: Path, pages, book_version: str, built: str | 
             if not meta.get(tag, "").strip():
                 problems.append(f"{page}: no {tag}")
         image = meta.get("og:image", "")
-        if not image.startswith(site) or not (html / image[len(site):]).is_file():
+        if not image.startswith(site) or not (html / image[len(site) :]).is_file():
             problems.append(f"{page}: og:image {image!r} does not point at a file inside the book ({site})")
         if meta.get("og:url") != f"{site}{page}.html":
             problems.append(f"{page}: og:url is {meta.get('og:url')!r}")
@@ -388,8 +406,7 @@ def test_small_book_shares_and_names_its_release(small_book):
     assert meta["og:site_name"] == yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
     assert meta["twitter:card"] == "summary_large_image"
     release = json.loads((small_book / "release.json").read_text())
-    assert release == {"version": VERSION, "book_version": "v0.2", "built": "2026-05-28", "site": BOOK_URL,
-                       "weights": weights["book/notes"]}
+    assert release == {"version": VERSION, "book_version": "v0.2", "built": "2026-05-28", "site": BOOK_URL, "weights": weights["book/notes"]}
     assert (small_book / "_static" / "release.js").is_file()
     assert 'src="../_static/release.js' in (small_book / "book" / "notes.html").read_text()
 
@@ -400,15 +417,19 @@ def test_sharing_check_can_fail(tmp_path):
     site = f"{BOOK_URL}latest/"
     (tmp_path / "_static").mkdir()
     (tmp_path / "_static" / "card.png").write_bytes(b"png")
-    good = (f'<meta property="og:title" content="T" /><meta property="og:description" content="D" />'
-            f'<meta property="og:image" content="{site}_static/card.png" /><meta property="og:url" content="{site}book/p.html" />'
-            f'<div class="vt-release"><p class="vt-release-line">vit-tutorial {VERSION} (book: latest) · built 2026-01-01 · '
-            'weights: random (x, not trained)</p></div><p>MIT licence. CC BY 4.0</p>')
+    good = (
+        f'<meta property="og:title" content="T" /><meta property="og:description" content="D" />'
+        f'<meta property="og:image" content="{site}_static/card.png" /><meta property="og:url" content="{site}book/p.html" />'
+        f'<div class="vt-release"><p class="vt-release-line">vit-tutorial {VERSION} (book: latest) · built 2026-01-01 · '
+        "weights: random (x, not trained)</p></div><p>MIT licence. CC BY 4.0</p>"
+    )
     (tmp_path / "book" / "p.html").write_text(good)
     assert check_sharing_and_footer(tmp_path, ["book/p"], "latest") == {"book/p": "weights: random (x, not trained)"}
-    for bad in (good.replace(f"{site}_static/card.png", "https://elsewhere.org/card.png"),
-                good.replace("weights: random (x, not trained)", ""),
-                good.replace('<meta property="og:description" content="D" />', "")):
+    for bad in (
+        good.replace(f"{site}_static/card.png", "https://elsewhere.org/card.png"),
+        good.replace("weights: random (x, not trained)", ""),
+        good.replace('<meta property="og:description" content="D" />', ""),
+    ):
         (tmp_path / "book" / "p.html").write_text(bad)
         with pytest.raises(AssertionError):
             check_sharing_and_footer(tmp_path, ["book/p"], "latest")
@@ -444,12 +465,20 @@ def _open(chromium, url: str):
 
     record = {"requests": [], "errors": [], "failed": []}
     context = chromium.new_context()
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("http://127.0.0.1", "file:", "data:"))
-                  else (record["failed"].append(route.request.url), route.abort()))
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("http://127.0.0.1", "file:", "data:"))
+            else (record["failed"].append(route.request.url), route.abort())
+        ),
+    )
     page = context.new_page()
     page.on("request", lambda request: record["requests"].append(request.url))
-    page.on("console", lambda message: record["errors"].append(message.text)
-            if message.type == "error" and not message.text.startswith(THEME_CONSOLE_NOISE) else None)
+    page.on(
+        "console",
+        lambda message: record["errors"].append(message.text) if message.type == "error" and not message.text.startswith(THEME_CONSOLE_NOISE) else None,
+    )
     page.on("pageerror", lambda error: record["errors"].append(str(error)))
     page.on("requestfailed", lambda request: record["failed"].append(f"{request.method} {request.url} {request.failure}"))
     page.goto(url, wait_until="load")
@@ -480,8 +509,7 @@ def test_switcher_lists_the_published_versions_and_switches(small_book, chromium
     for name in ("latest", "v0.2"):
         shutil.copytree(small_book, site / name)
         for page in (site / name).rglob("*.html"):  # as if the book's address were this server's
-            page.write_text(page.read_text(encoding="utf-8").replace(f'data-site-root="{BOOK_URL}"', f'data-site-root="{root}"'),
-                            encoding="utf-8")
+            page.write_text(page.read_text(encoding="utf-8").replace(f'data-site-root="{BOOK_URL}"', f'data-site-root="{root}"'), encoding="utf-8")
     release_tool.write_site(site, root)
     context, page, record = _open(chromium, f"{root}v0.2/book/notes.html")
     try:

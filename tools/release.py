@@ -14,6 +14,7 @@ send readers to ``latest/``. It never overwrites an ``index.html`` it did not wr
 
 Standard library only (it runs before any environment is set up).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ class ReleaseError(Exception):
 def package_version(root: Path = ROOT) -> str:
     match = re.search(r'^__version__ = "([^"]+)"', (root / "vit_tutorial" / "__init__.py").read_text(encoding="utf-8"), re.M)
     if not match:
-        raise ReleaseError("vit_tutorial/__init__.py has no line __version__ = \"...\"")
+        raise ReleaseError('vit_tutorial/__init__.py has no line __version__ = "..."')
     return match.group(1)
 
 
@@ -49,7 +50,7 @@ def changelog_sections(root: Path = ROOT) -> list[dict[str, str]]:
     sections = []
     for i, match in enumerate(found):
         end = found[i + 1].start() if i + 1 < len(found) else len(text)
-        sections.append({"version": match["version"], "date": match["date"], "body": text[match.end():end].strip()})
+        sections.append({"version": match["version"], "date": match["date"], "body": text[match.end() : end].strip()})
     return sections
 
 
@@ -64,8 +65,9 @@ def check_tag(tag: str, root: Path = ROOT) -> str:
     """The tag is ``v<package version>`` and CHANGELOG.md gives that version a date; returns the version."""
     version = package_version(root)
     if tag != f"v{version}":
-        raise ReleaseError(f"the tag is {tag!r} but vit_tutorial/__init__.py says __version__ = {version!r}: "
-                           f"tag v{version}, or bump __version__ (and CHANGELOG.md) first")
+        raise ReleaseError(
+            f"the tag is {tag!r} but vit_tutorial/__init__.py says __version__ = {version!r}: tag v{version}, or bump __version__ (and CHANGELOG.md) first"
+        )
     if section(version, root)["date"] == "unreleased":
         raise ReleaseError(f"CHANGELOG.md's section for {version} still says (unreleased): give it the release date")
     return version

@@ -12,6 +12,7 @@ turns that into every page's ``og:image``. Run this again only to change the pic
 The tool refuses to overwrite a file that is not a PNG it drew (it marks its own in the PNG's
 metadata), unless ``--force`` is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,14 +58,13 @@ def draw(out: Path) -> Path:
         side.set_visible(False)
 
     fig.text(0.5, 0.80, "The Vision Transformer,\nline by line", fontsize=29, fontweight="bold", va="center", color="#1a1a2e")
-    fig.text(0.5, 0.56, "HuggingFace's ViT rebuilt step by step,\neach step checked against the real model",
-             fontsize=18, va="center", color="#333344")
+    fig.text(0.5, 0.56, "HuggingFace's ViT rebuilt step by step,\neach step checked against the real model", fontsize=18, va="center", color="#333344")
     grid_ax.add_patch(plt.Rectangle((FIRST * PATCH - 0.5, ROW * PATCH - 0.5), TOKENS * PATCH, PATCH, fill=False, edgecolor="#ffd400", lw=2.5))
     size = 0.05
     for i in range(TOKENS):  # those patches, laid out as the sequence of tokens the model reads
         r, c = ROW, FIRST + i
         ax = fig.add_axes((0.5 + i * (size + 0.008), 0.27, size, size * WIDTH / HEIGHT))
-        ax.imshow(picture[r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH], interpolation="nearest")
+        ax.imshow(picture[r * PATCH : (r + 1) * PATCH, c * PATCH : (c + 1) * PATCH], interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
     fig.text(0.5 + TOKENS * (size + 0.008), 0.27 + size * WIDTH / HEIGHT / 2, "…", fontsize=26, va="center", color="#333344")

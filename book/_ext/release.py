@@ -25,6 +25,7 @@ and logs nothing; its footer still names its version.
 At the end of a build, ``release.json`` (version, book version, date, weights) is written next to
 ``index.html``; ``tools/release.py site`` labels the switcher's entries with it.
 """
+
 from __future__ import annotations
 
 import html
@@ -53,7 +54,7 @@ def package_version(root: Path = ROOT) -> str:
     text = (root / "vit_tutorial" / "__init__.py").read_text(encoding="utf-8")
     match = re.search(r'^__version__ = "([^"]+)"', text, re.M)
     if not match:
-        raise ExtensionError("release: vit_tutorial/__init__.py has no line __version__ = \"...\"")
+        raise ExtensionError('release: vit_tutorial/__init__.py has no line __version__ = "..."')
     return match.group(1)
 
 
@@ -154,8 +155,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     release = app.vt_release
     book = getattr(app.env, "vt_weights", {})
     weights = describe_weights(book.get(pagename, []), book)
-    line = footer_html(release["version"], release["book_version"], release["built"], weights, release["site"],
-                       app.builder.get_target_uri(pagename))
+    line = footer_html(release["version"], release["book_version"], release["built"], weights, release["site"], app.builder.get_target_uri(pagename))
     context["theme_extra_footer"] = line + (context.get("theme_extra_footer") or "")
 
 
