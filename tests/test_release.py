@@ -10,8 +10,11 @@
   has og:title, og:description and og:image pointing inside the book on every page, and a footer
   with version, date and weights; the version switcher makes no request off the published site
   (headless Chromium, from a local server and from file://), and works on a copy of it;
-- the built book (``VIT_TUTORIAL_BOOK_HTML``, as tests/test_browser.py finds it; marked ``browser``,
-  so `make test` runs it after building the book) has the same on every page of the table of contents.
+- the built book (``VIT_TUTORIAL_BOOK_HTML``, as tests/test_browser.py finds it) has the same on every
+  page of the table of contents.
+
+The tests that drive Chromium and the one on the built book are marked ``browser``: `make test` runs
+them after it has built the book.
 """
 
 from __future__ import annotations
@@ -397,6 +400,7 @@ def check_sharing_and_footer(html: Path, pages, book_version: str, built: str | 
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("small-book")  # one worker builds the small book (make test: --dist loadgroup)
 def test_small_book_shares_and_names_its_release(small_book):
     weights = check_sharing_and_footer(small_book, SMALL_PAGES, "v0.2", built="2026-05-28")
     assert weights["book/01_chapter"] == "weights: random (google/vit-base-patch16-224 architecture, not trained)"
@@ -487,6 +491,7 @@ def _open(chromium, url: str):
 
 
 @pytest.mark.slow
+@pytest.mark.browser  # headless Chromium: the browser phase of make test
 def test_switcher_asks_nothing_off_the_published_site(small_book, chromium, serve):
     root = serve(small_book)
     for url in (f"{root}book/notes.html", (small_book / "book" / "notes.html").as_uri()):
@@ -501,6 +506,7 @@ def test_switcher_asks_nothing_off_the_published_site(small_book, chromium, serv
 
 
 @pytest.mark.slow
+@pytest.mark.browser  # headless Chromium: the browser phase of make test
 def test_switcher_lists_the_published_versions_and_switches(small_book, chromium, serve, tmp_path):
     """A copy of the published site on a local server: latest/ and v0.2/ with switcher.json beside them."""
     site = tmp_path / "site"
