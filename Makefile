@@ -100,8 +100,8 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 
 # The release workflow (.github/workflows/release.yml) runs this on a version tag, then publishes dist/.
-# The wheel is installed into a fresh venv and used (tests/test_packaging.py); make test runs the same
-# tests on a wheel of its own, so every push dry-runs the release.
+# The wheel is installed into a fresh venv and used (tests/test_packaging.py); make test runs this recipe
+# in a copy of the tree (tests/test_release.py), so every push dry-runs the release.
 .PHONY: dist
 dist: setup
 	$(BIN)/python -m build --no-isolation --outdir dist .

@@ -1,6 +1,7 @@
 """A release people can install, cite and share: changelog, citation, licences, footer, Open Graph.
 
 - CHANGELOG.md has a section for the package's version (tools/release.py reads it);
+- `make dist`, the release workflow's build and smoke test, runs in a copy of the tree (its dry run);
 - CITATION.cff validates against the Citation File Format 1.2.0 schema (the format's own
   ``schema.json``, in tests/data, as cffconvert ships it) with jsonschema, as ``cffconvert --validate``
   does (cffconvert itself pins jsonschema<4, which the Jupyter stack cannot take), and agrees with
@@ -132,6 +133,38 @@ def test_site_lists_the_versions_and_sends_readers_to_latest(tmp_path):
     with pytest.raises(release_tool.ReleaseError, match="not written by this tool"):
         release_tool.write_site(tmp_path, "https://example.org/book/")
     assert (tmp_path / "index.html").read_text() == "<html>someone's page</html>"
+
+
+# ----------------------------------------------------------------------------- the release's dry run
+
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv*", "_build*", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+                                     "test-artifacts", "student", "otter", ".ipynb_checkpoints", "*.pyc")
+
+
+def make_recipe(target: str, bin_dir: Path) -> list[str]:
+    """The command lines of a Makefile target, with $(BIN) made this venv's bin folder."""
+    makefile = (ROOT / "Makefile").read_text()
+    body = re.search(rf"(?ms)^{re.escape(target)}:[^\n]*\n((?:\t[^\n]*\n)+)", makefile)
+    assert body, f"the Makefile has no target {target}"
+    return [line.strip().replace("$(BIN)", str(bin_dir)) for line in body.group(1).splitlines() if not line.strip().startswith("#")]
+
+
+@pytest.mark.slow
+def test_make_dist_dry_run(tmp_path):
+    """What the release workflow runs (`make dist`), recipe line by line, in a copy of the tree: the sdist
+    and the wheel are built, and tests/test_packaging.py passes on exactly those files (smoke test included)."""
+    pytest.importorskip("build", reason="`build` comes with the dev extra")
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=COPY_IGNORE, symlinks=True)
+    lines = make_recipe("dist", Path(sys.executable).parent)
+    assert any("-m build" in line for line in lines) and any("tests/test_packaging.py" in line for line in lines)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIT_TUTORIAL_DIST", "PYTEST_XDIST_WORKER")}
+    env["PYTHONPATH"] = str(src)
+    for line in lines:
+        result = subprocess.run(line, shell=True, cwd=src, env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"`{line}` failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    assert sorted(p.name for p in (src / "dist").iterdir()) == [f"vit_tutorial-{VERSION}-py3-none-any.whl", f"vit_tutorial-{VERSION}.tar.gz"]
+    assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout.splitlines()[-1], result.stdout[-2000:]
 
 
 # ----------------------------------------------------------------------------- citation
