@@ -137,8 +137,21 @@ def test_site_lists_the_versions_and_sends_readers_to_latest(tmp_path):
 
 # ----------------------------------------------------------------------------- the release's dry run
 
-COPY_IGNORE = shutil.ignore_patterns(".git", ".venv*", "_build*", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                                     "test-artifacts", "student", "otter", ".ipynb_checkpoints", "*.pyc")
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "_build*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    "test-artifacts",
+    "student",
+    "otter",
+    ".ipynb_checkpoints",
+    "*.pyc",
+)
 
 
 def make_recipe(target: str, bin_dir: Path) -> list[str]:
