@@ -360,7 +360,8 @@ SMALL_PAGES = ("book/intro", "book/01_chapter", "book/notes")
 @pytest.fixture(scope="module")
 def small_book(tmp_path_factory) -> Path:
     """The real _config.yml (execution off) over three pages: an introduction, a chapter notebook whose
-    stored output names its weights, a page without a model. Built as book version v0.2; returns the HTML folder."""
+    stored output names its weights, a page without a model. Built as book version v0.2 on the day of
+    EPOCH; returns the HTML folder."""
     proj = tmp_path_factory.mktemp("small-book")
     (proj / "book").mkdir()
     for name in ("_ext", "_static"):  # linked: the extension finds the repository (version, address) from its own file
@@ -390,17 +391,26 @@ def small_book(tmp_path_factory) -> Path:
             },
         ],
     }
-    (proj / "book" / "01_chapter.ipynb").write_text(json.dumps(notebook, indent=1))
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), ext.BOOK_VERSION_ENV: "v0.2", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [_jupyter_book(), "build", str(proj), "--path-output", str(proj / "out"), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert result.returncode == 0, f"the small book did not build:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return proj / "out" / "_build" / "html"
+    # built twice: first with the chapter's output naming pretrained weights, then (only the notebook changed) random
+    # ones. The second, incremental build must rewrite every page's footer (release.py's env-updated handler), not
+    # only the chapter's, or the other pages keep "weights of the chapters: pretrained".
+    # the output outside the project: sphinx-external-toc excludes every file the toc does not list, so an output folder
+    # inside would change the config (exclude_patterns) between the two builds and force a full rebuild anyway
+    out = tmp_path_factory.mktemp("small-book-out")
+    pretrained = ["[vit_tutorial] weights: pretrained (google/vit-base-patch16-224) - found in the local HuggingFace cache\n"]
+    for printed in (pretrained, stream):
+        notebook["cells"][1]["outputs"][0]["text"] = printed
+        (proj / "book" / "01_chapter.ipynb").write_text(json.dumps(notebook, indent=1))
+        env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), ext.BOOK_VERSION_ENV: "v0.2", "PYTHONPATH": str(ROOT)}
+        result = subprocess.run(
+            [_jupyter_book(), "build", str(proj), "--path-output", str(out), "-W", "-n", "--keep-going"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        assert result.returncode == 0, f"the small book did not build:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return out / "_build" / "html"
 
 
 def page_meta(path: Path) -> dict[str, str]:

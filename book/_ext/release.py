@@ -151,6 +151,16 @@ def _merge(app, env, docnames, other) -> None:
     env.vt_weights.update({d: w for d, w in getattr(other, "vt_weights", {}).items() if d in docnames})
 
 
+def _env_updated(app, env):
+    """Every page again when the footer's words changed since the last build (a new version, a new day, other weights):
+    an incremental build otherwise rewrites only the pages whose source changed, and the others would keep an old footer."""
+    stamp = {**app.vt_release, "weights": describe_weights([], getattr(env, "vt_weights", {}))}
+    if getattr(env, "vt_release_stamp", None) != stamp:
+        env.vt_release_stamp = stamp
+        return sorted(env.found_docs)
+    return []
+
+
 def _page_context(app, pagename, templatename, context, doctree) -> None:
     release = app.vt_release
     book = getattr(app.env, "vt_weights", {})
@@ -173,6 +183,7 @@ def setup(app):
     app.connect("doctree-read", _doctree_read)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
+    app.connect("env-updated", _env_updated)
     app.connect("html-page-context", _page_context)
     app.connect("build-finished", _build_finished)
     app.add_js_file("release.js", loading_method="defer")
