@@ -9,6 +9,7 @@
 #   make otter      export the exercises as otter-grader assignments (Gradescope, otter run) -> otter/
 #   make instructor build the book with solutions hidden entirely -> _build-instructor/html
 #   make bench      run the benchmarks -> benchmarks/results.json
+#   make dist       build the sdist and the wheel -> dist/, and smoke-test exactly those files (what a release publishes)
 # TRANSFORMERS=4 uses transformers 4.57.x (in .venv-tf4) instead of 5.x (in .venv).
 # TORCH=cpu (the default) or TORCH=cuda picks the PyTorch build that setup installs:
 #   cpu   on Linux from PyTorch's CPU wheel index (a 192 MB wheel); on macOS and Windows PyPI's own
@@ -115,6 +116,14 @@ otter: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# The release workflow (.github/workflows/release.yml) runs this on a version tag, then publishes dist/.
+# The wheel is installed into a fresh venv and used (tests/test_packaging.py); make test runs this recipe
+# in a copy of the tree (tests/test_release.py), so every push dry-runs the release.
+.PHONY: dist
+dist: setup
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	VIT_TUTORIAL_DIST=dist $(BIN)/python -m pytest -p no:xdist -p no:cacheprovider tests/test_packaging.py
 
 clean:
 	rm -rf _build _build-tf4 _build-instructor student .pytest_cache
