@@ -176,9 +176,9 @@ def fit(
 
     The shape of the tiny model's recipe (appendix A2), not its exact schedule: AdamW, a linear
     warm-up over the first tenth of the steps (A2 warms up for 2 of its 30 epochs), then a cosine
-    decay; ``lr`` defaults to A2's; random batches (seeded). ``loss_fn(logits, labels)`` defaults to cross-entropy;
-    ``forward_kwargs`` go to every forward call (``interpolate_pos_encoding=True``). Deterministic
-    (one thread); leaves the model in eval mode.
+    decay; ``lr`` defaults to A2's; random batches (seeded). ``loss_fn(logits, labels)`` defaults
+    to cross-entropy; ``forward_kwargs`` go to every forward call (``interpolate_pos_encoding=True``).
+    Deterministic (one thread); leaves the model in eval mode.
     """
     if steps <= 0:
         raise ValueError(f"nothing to train: steps={steps}")
