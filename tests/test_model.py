@@ -403,6 +403,31 @@ def test_device_cuda_without_gpu_says_so():
         vt.device("cuda")
 
 
+@pytest.mark.parametrize("name", ["cuda", "auto"])
+def test_choosing_a_gpu_switches_tf32_off(monkeypatch, name):
+    """The one TF32 guard: every GPU the book computes on is chosen by vt.device(), which turns TF32 off."""
+    monkeypatch.delenv("VIT_TUTORIAL_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        assert vt.device(name).type == "cuda"
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (False, False)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_choosing_the_cpu_leaves_tf32_alone():
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        assert vt.device("cpu").type == "cpu"
+        assert torch.backends.cudnn.allow_tf32 is True
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
+
+
 def test_import_is_light():
     """`import vit_tutorial` must not import torch or transformers (they load on first use)."""
     code = "import sys, vit_tutorial; print('torch' in sys.modules, 'transformers' in sys.modules)"

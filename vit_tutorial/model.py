@@ -36,8 +36,30 @@ def device(name: str | None = None) -> torch.device:
     """The device to compute on: CUDA, then Apple MPS, then CPU.
 
     ``name`` (or ``VIT_TUTORIAL_DEVICE``) overrides: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
-    ``"mps"`` or ``"auto"``.
+    ``"mps"`` or ``"auto"``. Choosing a CUDA device also switches TF32 off (:func:`exact_float32`):
+    every model the book and its tests put on a GPU gets there through this function.
     """
+    dev = _requested_device(name)
+    if dev.type == "cuda":
+        exact_float32()
+    return dev
+
+
+def exact_float32() -> None:
+    """Make float32 mean float32 on NVIDIA GPUs: no TF32 in cuDNN's convolutions nor in matrix products.
+
+    Since the Ampere generation, PyTorch may round the inputs of float32 convolutions and matrix
+    products to TF32's 10-bit mantissa (float32 has 23), about one part in a thousand; its defaults
+    allow it for convolutions. The patch embedding is a convolution and the book's version of it a
+    matrix product, so with TF32 the two would differ by far more than float32 rounding, and every
+    equality check downstream would inherit that. :func:`device` calls this whenever it picks a
+    CUDA device; on other devices the two settings do nothing (appendix A3).
+    """
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def _requested_device(name: str | None) -> torch.device:
     requested = (name if name is not None else os.environ.get(DEVICE_ENV, "auto")).strip().lower()
     origin = "argument" if name is not None else DEVICE_ENV
     if requested in ("", "auto"):
@@ -115,6 +137,8 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
     model = model.to(dev)
     if verbose:
         print(info, file=sys.stdout)
+        if dev.type == "cuda":
+            print(f"[vit_tutorial] on {dev}: TF32 switched off, so float32 is computed in float32 (appendix A3)")
         if info.notice:
             print("[vit_tutorial] " + info.notice)
     return LoadedModel(model, image_processor(model.config.image_size), info)

@@ -119,7 +119,9 @@ def trainable_names(model: nn.Module) -> list[str]:
 
 
 class SmallCNN(nn.Module):
-    """A small convolutional network for 32 x 32 images: two conv blocks, global average pool, a linear layer.
+    """A small convolutional network for 32 x 32 images: three 3 x 3 conv blocks, global average pool, a linear layer.
+
+    ``(B, C, 32, 32)`` -> ``(B, num_classes)``; the first two blocks halve the grid (max-pool), the third keeps it.
 
     Its built-in assumptions are the ones a ViT lacks: each filter sees a 3 x 3 neighbourhood
     (locality) and the same filter slides everywhere (translation equivariance).
@@ -172,10 +174,11 @@ def fit(
 ) -> Run:
     """Train the parameters of ``model`` that require gradients on ``(pixels, labels)``, in place.
 
-    The tiny model's recipe: AdamW, a linear warm-up over the first tenth of the steps, then a
-    cosine decay; random batches (seeded). ``loss_fn(logits, labels)`` defaults to cross-entropy;
-    ``forward_kwargs`` go to every forward call (``interpolate_pos_encoding=True``). Deterministic
-    (one thread); leaves the model in eval mode.
+    The shape of the tiny model's recipe (appendix A2), not its exact schedule: AdamW, a linear
+    warm-up over the first tenth of the steps (A2 warms up for 2 of its 30 epochs), then a cosine
+    decay; ``lr`` defaults to A2's; random batches (seeded). ``loss_fn(logits, labels)`` defaults
+    to cross-entropy; ``forward_kwargs`` go to every forward call (``interpolate_pos_encoding=True``).
+    Deterministic (one thread); leaves the model in eval mode.
     """
     if steps <= 0:
         raise ValueError(f"nothing to train: steps={steps}")
@@ -225,7 +228,7 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
 
 def digits_run(model: nn.Module, split: tiny.DigitsSplit, *, steps: int, seed: int = tiny.SEED,
                batch_size: int = 32) -> tuple[Run, float]:
-    """Train ``model`` (a ViT or the CNN) from its current weights on the digits with the tiny recipe's
+    """Train ``model`` (a ViT or the CNN) from its current weights on the digits with :func:`fit`'s
     optimiser and schedule, ``steps`` batches of ``batch_size`` with random one-pixel shifts; return the
     run and the held-out accuracy. The same budget for every model passed in."""
     generator = torch.Generator().manual_seed(seed)

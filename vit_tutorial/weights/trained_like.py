@@ -1,11 +1,12 @@
 """Synthetic "trained-like" weights: random weights reshaped to have a trained ViT's statistics.
 
 The book's checks must hold on the numbers a real user gets from ``google/vit-base-patch16-224``,
-not only on tame random weights. A trained ViT-B/16 differs from a random one in ways that
-matter for float32 rounding:
+not only on tame random weights. A trained ViT can differ from a random one in ways that
+matter for float32 rounding (the values below are this generator's targets, not measurements
+of the checkpoint):
 
 * a few residual channels carry values in the tens to hundreds in every token;
-* from the middle layers on, a few tokens reach norms of several hundred;
+* from the middle layers on, a few tokens reach norms of several hundred (seen in larger ViTs);
 * LayerNorm's gamma spreads from about 0.3 to about 3;
 * attention rows are peaked rather than nearly uniform;
 * logits spread over about +-10.
