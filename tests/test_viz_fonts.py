@@ -112,7 +112,8 @@ def test_ipython_extension_puts_the_measurement_into_the_outputs_metadata(figure
         assert "image/png" in data
         _, plain = shell.display_formatter.format("not a figure")
         assert plain == {}
-    finally:
         viz_fonts.unload_ipython_extension(shell)
-    _, metadata = shell.display_formatter.format(fig)
-    assert viz_fonts.METADATA_KEY not in metadata.get("image/png", {})
+        _, metadata = shell.display_formatter.format(fig)
+        assert viz_fonts.METADATA_KEY not in metadata.get("image/png", {})
+    finally:
+        InteractiveShell.clear_instance()
