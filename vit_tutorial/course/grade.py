@@ -75,10 +75,16 @@ class ExerciseResult:
     check: str  # e.g. "check_patchify"
     status: str
     message: str = ""
+    number: str = ""  # the exercise, as the book numbers it: "4.2" (two checks may share one)
 
     @property
     def name(self) -> str:
         return self.check.removeprefix("check_")
+
+    @property
+    def label(self) -> str:
+        """How the table names it: ``4.2 split_heads``."""
+        return f"{self.number} {self.name}" if self.number else self.name
 
 
 @dataclass
@@ -432,11 +438,12 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
             result.detail = (f"the grader's worker died (exit status {returncode}): did the notebook kill "
                              "its parent processes?")
             result.flags.append("the grader's worker was killed while running this notebook")
-        result.exercises = [ExerciseResult(c.name, NOT_RUN, "the grader's worker died") for c in assignment.checks]
+        result.exercises = [ExerciseResult(c.name, NOT_RUN, "the grader's worker died", c.number or "") for c in assignment.checks]
         return
     result.status, result.detail = answer["status"], answer["detail"]
     result.errors, result.notes = answer["errors"], result.notes + answer["notes"]
-    result.exercises = [ExerciseResult(e["check"], e["status"], e["message"]) for e in answer["exercises"]]
+    numbers = {c.name: c.number or "" for c in assignment.checks}
+    result.exercises = [ExerciseResult(e["check"], e["status"], e["message"], numbers.get(e["check"], "")) for e in answer["exercises"]]
     result.seconds = answer.get("seconds", 0.0)
     result.sandbox = str(answer.get("sandbox", ""))
     if result.status == GRADED and result.errors:
@@ -463,7 +470,7 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
         except Invalid as err:
             result.status, result.detail = INVALID, str(err)
             if assignment:
-                result.exercises = [ExerciseResult(c.name, NOT_RUN, "the file could not be read") for c in assignment.checks]
+                result.exercises = [ExerciseResult(c.name, NOT_RUN, "the file could not be read", c.number or "") for c in assignment.checks]
             return result
         if assignment is None:
             stamp = stamped_chapter(nb)
@@ -569,7 +576,7 @@ def table(results: list[SubmissionResult], width: int = 80) -> str:
             summary += f" ⚑{len(r.flags)}"
         rows.append((name, f"[{r.chapter or '?'}]", summary, r.detail if r.status != GRADED or r.detail else f"{r.seconds:.1f} s"))
         for e in r.exercises:
-            rows.append(("", e.name, e.status, e.message if e.status != PASSED else ""))
+            rows.append(("", e.label, e.status, e.message if e.status != PASSED else ""))
         for flag in r.flags:
             rows.append(("", "⚑ review", "", flag))
     widths = [max(len(_short(row[i], 40)) for row in rows) for i in range(3)]

@@ -32,6 +32,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .numbering import describe, exercise_numbers
+
 SOLUTION_TAG = "solution"
 METADATA_KEY = "vit_tutorial"
 SOLUTION_DIRECTIVES = ("solution", "solution-start", "solution-end")
@@ -135,7 +137,8 @@ def student_notebook(nb: dict, chapter: str) -> dict:
             cell["execution_count"] = None
         cell.get("metadata", {}).pop("execution", None)
     nb["cells"] = _drop_solution_markdown(cells)
-    nb.setdefault("metadata", {})[METADATA_KEY] = {"chapter": chapter, "checks": checks, "student_copy": True}
+    nb.setdefault("metadata", {})[METADATA_KEY] = {"chapter": chapter, "checks": checks, "student_copy": True,
+                                                   "exercises": exercise_numbers(nb, chapter)}
     return nb
 
 
@@ -403,9 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, RefusedError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    for path in written:
-        checks = _read(path)["metadata"][METADATA_KEY]["checks"]
-        print(f"wrote {path}  ({len(checks)} exercise{'s' if len(checks) != 1 else ''})")
+    for path in written:  # exercises as the book numbers its boxes; self-checks: the check_* cells (one exercise may have two)
+        stamp = _read(path)["metadata"][METADATA_KEY]
+        checks = len(stamp["checks"])
+        print(f"wrote {path}: {describe(stamp['exercises'])}, {checks} self-check{'s' if checks != 1 else ''}")
     return 0
 
 
