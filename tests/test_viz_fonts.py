@@ -117,3 +117,36 @@ def test_ipython_extension_puts_the_measurement_into_the_outputs_metadata(figure
         assert viz_fonts.METADATA_KEY not in metadata.get("image/png", {})
     finally:
         InteractiveShell.clear_instance()
+
+
+def _helper_figures():
+    """Every figure-drawing helper of the package, on synthetic inputs of the book's shapes."""
+    import numpy as np
+    import torch
+
+    from vit_tutorial import viz, viz_architecture, viz_patches
+
+    torch.manual_seed(0)
+    photo = np.random.default_rng(0).random((224, 224, 3))
+    weights = torch.softmax(torch.randn(12, 197, 197), -1)
+    stamp = "weights: random google/vit-base-patch16-224 architecture (seed 0): predictions meaningless"
+    similarity = torch.nn.functional.cosine_similarity(torch.randn(196, 1, 8), torch.randn(1, 196, 8), dim=-1)
+    return {
+        "architecture": lambda: viz_architecture.architecture_figure(),
+        "head grid": lambda: viz.plot_head_grid(photo, weights, 91, suptitle="Layer 0: where patch 90 looks, head by head", stamp=stamp),
+        "attention view": lambda: viz.plot_attention_view(photo, weights[0], 1, layer=0, head=0, stamp=stamp),
+        "toy convolution": lambda: viz_patches.toy_figure(torch.arange(1.0, 17.0).reshape(4, 4), torch.ones(2, 2), torch.ones(2, 2)),
+        "one patch": lambda: viz_patches.patch_figure(photo, 16, 30, torch.randn(768), caption="filters: this model's (random weights)"),
+        "filters": lambda: viz_patches.filters_figure(torch.rand(28, 16, 16, 3), torch.full((28,), 0.01), stamp=stamp),
+        "position similarity": lambda: viz_patches.similarity_figure(similarity, (14, 14), 17, stamp=stamp),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_helper_figures()))
+def test_every_figure_helper_is_readable_in_the_book(name):
+    """No text under 9 px as the book shows it at 1280 px (the notebooks' own figures: tests/test_built_book.py)."""
+    fig = _helper_figures()[name]()
+    try:
+        viz_fonts.assert_readable(fig)
+    finally:
+        plt.close(fig)
