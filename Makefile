@@ -39,17 +39,29 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 setup: $(STAMP)
 
+# PIP_EDITABLE_QUIET: setuptools tells every editable install of a package that sits in the project's root
+# folder ("flat layout") that a folder of the package's name may take precedence over it during imports;
+# here that folder *is* the package, so the notice (a BuildBackendWarning, shown even with --quiet) is dropped.
+PIP_EDITABLE_QUIET := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): pyproject.toml $(CONSTRAINTS)
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "setup: $(VENV) for transformers $(TRANSFORMERS).x, pinned by $(CONSTRAINTS) (a first install downloads about 1 GB and takes minutes)"
+	@test -d $(VENV) || { echo "setup: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: updating pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, alone, at the pinned version and from the build TORCH asks for (see the top of this
 	# file); its own dependencies come with the rest, from PyPI, at the versions in $(CONSTRAINTS)
 	@$(install_torch)
-	$(BIN)/python -m pip install --quiet -e ".[dev]" -c $(CONSTRAINTS)
-	touch $(STAMP)
+	@echo "setup: installing vit_tutorial (editable) with the dev extra: transformers, jupyter-book, pytest, ..."
+	@$(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[dev]" -c $(CONSTRAINTS)
+	@touch $(STAMP)
+	@echo "setup: $(VENV) is ready"
 
+# -q: Sphinx's per-file lines and the parsers' configuration dumps are left out; warnings and errors stay, and
+# book/_ext/notebook_run.py prints a line per notebook ("notebook 6/13 06_residual (12 s)")
 book: setup
-	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
+	@echo "book: building with $(VENV) (transformers $(TRANSFORMERS).x) into $(BUILD)/_build/html; a notebook runs unless its outputs are cached"
+	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
 	@echo "The book is at $(BUILD)/_build/html/index.html"
 
 # the lab extra too: the browser tests open the explorers live in JupyterLab (tests/test_lab.py)
@@ -60,7 +72,7 @@ test: setup $(LAB_STAMP)
 	# every notebook again on synthetic trained-like weights (outlier channels, high-norm tokens,
 	# peaked attention): the book's checks must hold on numbers like a trained model's
 	VIT_TUTORIAL_WEIGHTS=trained-like $(BIN)/python -m pytest -n 2 book --nbmake
-	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
+	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
 	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest tests -m browser
 
 lab: $(LAB_STAMP)
@@ -68,8 +80,9 @@ lab: $(LAB_STAMP)
 
 # JupyterLab with jupyterlab-myst, so {exercise} blocks render as boxes and {cite} roles as their keys, not raw MyST
 $(LAB_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
-	touch $(LAB_STAMP)
+	@echo "setup: installing the lab extra into $(VENV): JupyterLab, jupyterlab-myst"
+	@$(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
+	@touch $(LAB_STAMP)
 
 student: setup
 	$(BIN)/python -m vit_tutorial.student student/
