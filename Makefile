@@ -7,6 +7,7 @@
 #   make otter      export the exercises as otter-grader assignments (Gradescope, otter run) -> otter/
 #   make instructor build the book with solutions hidden entirely -> _build-instructor/html
 #   make bench      run the benchmarks -> benchmarks/results.json
+#   make pdf        the whole book as one PDF, printed by headless Chromium from the HTML build -> _build/pdf/vit-tutorial.pdf
 # TRANSFORMERS=4 uses transformers 4.57.x (in .venv-tf4) instead of 5.x (in .venv).
 # TORCH=cpu (the default) or TORCH=cuda picks the PyTorch build that setup installs:
 #   cpu   on Linux from PyTorch's CPU wheel index (a 192 MB wheel); on macOS and Windows PyPI's own
@@ -110,6 +111,14 @@ otter: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# make pdf [CHROMIUM=/usr/bin/chromium]: every page of _toc.yml in order, printed from the HTML build (formulas,
+# figures, each explorer's first picture), joined with a bookmark per part, chapter and section (tools/book_pdf.py)
+CHROMIUM ?= /usr/bin/chromium
+PDF ?= $(BUILD)/_build/pdf/vit-tutorial.pdf
+.PHONY: pdf
+pdf: book
+	$(BIN)/python tools/book_pdf.py $(BUILD)/_build/html $(PDF) --chromium $(CHROMIUM)
 
 clean:
 	rm -rf _build _build-tf4 _build-instructor student .pytest_cache
