@@ -8,7 +8,6 @@ build (or Chromium) the tests are skipped, a failure where ``VIT_TUTORIAL_REQUIR
 import functools
 import html.parser
 import http.server
-import json
 import os
 import re
 import threading
@@ -50,14 +49,33 @@ def _toc_pages() -> list[str]:
 # --------------------------------------------------------------------------- figures: text a reader can read
 
 
+def _executed_notebooks(site: Path) -> dict[str, dict]:
+    """Each notebook of the book as the build executed it: from the build's execution cache (myst-nb's
+    ``execute_notebooks: cache``; a copy in ``jupyter_execute`` has no outputs when it came from the cache)."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache_dir = site.parent / ".jupyter_cache"
+    assert cache_dir.is_dir(), f"no execution cache beside {site} (the book's _config.yml executes with `cache`)"
+    cache = get_cache(str(cache_dir))
+    executed = {}
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        try:
+            record = cache.match_cache_notebook(nbformat.read(str(path), as_version=4))
+        except KeyError:
+            continue  # not executed by this build (e.g. left out of the table of contents)
+        executed[path.stem] = cache.get_cache_bundle(record.pk).nb
+    return executed
+
+
 def test_every_figure_shows_its_text_at_9_px_or_more(site):
     """Each PNG output carries the size its smallest text is shown at in the 672 px column, measured in the
     kernel while the build ran (vit_tutorial.viz_fonts, loaded by book/_ext/notebook_run.py)."""
-    executed = sorted((site.parent / "jupyter_execute").rglob("*.ipynb"))
-    assert executed, f"no executed notebooks beside {site}"
+    executed = _executed_notebooks(site)
+    assert executed, f"no executed notebooks in the cache beside {site}"
     figures, small, unmeasured = 0, [], []
-    for path in executed:
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+    for stem, nb in executed.items():
+        for cell in nb["cells"]:
             name = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name", "an unnamed figure")
             for output in cell.get("outputs", []):
                 if "image/png" not in output.get("data", {}):
@@ -65,13 +83,13 @@ def test_every_figure_shows_its_text_at_9_px_or_more(site):
                 figures += 1
                 measured = output.get("metadata", {}).get("image/png", {}).get(METADATA_KEY)
                 if measured is None:
-                    unmeasured.append(f"{path.stem}: {name}")
+                    unmeasured.append(f"{stem}: {name}")
                 elif measured["smallest_text_px"] is not None and measured["smallest_text_px"] < MIN_TEXT_PX:
-                    small.append(f"{path.stem}: {name}: {measured['smallest_text']!r} at {measured['smallest_text_px']} px")
+                    small.append(f"{stem}: {name}: {measured['smallest_text']!r} at {measured['smallest_text_px']} px")
     assert figures >= 31
     assert not unmeasured, (
-        f"figures without a measurement: {unmeasured}; were they taken from an execution cache older than the "
-        "measurement? rebuild with an empty cache (rm -rf _build/.jupyter_cache)"
+        f"figures without a measurement: {unmeasured}; were they executed before the build measured figures? "
+        "rebuild with an empty execution cache (rm -rf _build/.jupyter_cache)"
     )
     assert not small, f"text under {MIN_TEXT_PX:g} px at 1280 px ({COLUMN_PX} px column): " + "; ".join(small)
 

@@ -100,5 +100,15 @@ def test_every_figure_has_alt_text_saying_what_it_shows(path, cell):
     assert alt != mystnb["figure"].get("caption", "").strip(), f"{path.name}: {name}'s alt text repeats its caption"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_that_draws_has_alt_text(path):
+    """A picture outside a captioned figure (A3's run-time chart) needs its alt text too."""
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "plt.show()" in source:
+            alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "").strip()
+            assert len(alt.split()) >= 8, f"{path.name}: the cell drawing {source.splitlines()[0]!r} has no alt text"
+
+
 def test_there_are_figure_cells():
     assert FIGURE_CELLS, "no code cell carries mystnb.figure: the alt-text test above would check nothing"
