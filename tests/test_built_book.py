@@ -175,8 +175,11 @@ def test_exercises_are_numbered_per_chapter(site):
 
 @pytest.fixture(scope="module")
 def served(site):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *args: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -204,6 +207,8 @@ STATE = """() => {
     boxes: boxes.map(b => ({kind: b.classList.contains('math') ? 'math' : 'figure',
       overflows: b.scrollWidth > b.clientWidth + 1, right: b.classList.contains('vt-more-right'),
       img: b.querySelector('img') ? [b.querySelector('img').naturalWidth, b.querySelector('img').getBoundingClientRect().width] : null})),
+    outputsWrap: [...document.querySelectorAll('main div.cell_output div.output.stream pre')].every(p => getComputedStyle(p).whiteSpace === 'pre-wrap'),
+    listingsWhole: [...document.querySelectorAll('main div.cell_output div.highlight-python pre')].every(p => getComputedStyle(p).whiteSpace === 'pre'),
   };
 }"""
 
@@ -216,6 +221,8 @@ def test_on_a_phone_wide_things_scroll_in_their_box_and_say_so(served, phone, pa
     phone.wait_for_timeout(300)
     state = phone.evaluate(STATE)
     assert state["pageWidth"] <= state["viewport"], f"{page}: the page itself scrolls sideways"
+    assert state["outputsWrap"], f"{page}: printed output no longer wraps at the edge of its box"
+    assert state["listingsWhole"], f"{page}: a source listing wraps (a wrapped line would read as a line of code)"
     for i, box in enumerate(state["boxes"]):
         if box["img"]:
             natural, shown = box["img"]

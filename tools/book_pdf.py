@@ -98,16 +98,28 @@ def print_pages(html: Path, pages: list[str], chromium: str, log=print) -> list[
     return printed
 
 
+def _heading(title: str) -> str:
+    """A heading as Chromium's outline gives it, tidied: spaces collapsed, and a title Chromium read twice
+    ("RecapRecap": the heading's text and its copy for the page's own table of contents) read once."""
+    title = re.sub(r"\s+", " ", title).strip()
+    half = len(title) // 2
+    return title[:half] if len(title) % 2 == 0 and title[:half] == title[half:] else title
+
+
 def _copy_outline(writer, reader, items, offset: int, parent) -> None:
-    """Copy a printed page's heading outline into the book's, under ``parent``, shifted by ``offset`` pages."""
+    """Copy a printed page's heading outline into the book's, under ``parent``, shifted by ``offset`` pages.
+    The page's own "Contents" box (its table of contents) is not a section, and is left out."""
     last = None
     for item in items:
         if isinstance(item, list):
             if last is not None:
                 _copy_outline(writer, reader, item, offset, last)
             continue
-        number = reader.get_destination_page_number(item)
-        last = writer.add_outline_item(title=str(item.title).strip(), page_number=offset + number, parent=parent)
+        title = _heading(str(item.title))
+        if title == "Contents":
+            last = None
+            continue
+        last = writer.add_outline_item(title=title, page_number=offset + reader.get_destination_page_number(item), parent=parent)
 
 
 def join(parts: list[tuple[str | None, list[tuple[str, bytes]]]]) -> bytes:
@@ -125,9 +137,10 @@ def join(parts: list[tuple[str | None, list[tuple[str, bytes]]]]) -> bytes:
                 part_item = writer.add_outline_item(title=caption, page_number=offset)
             chapter = writer.add_outline_item(title=title, page_number=offset, parent=part_item)
             outline = list(reader.outline)
-            # Chromium's outline starts with the page's own title (its h1): its sections go under our chapter item
-            if outline and not isinstance(outline[0], list) and str(outline[0].title).strip() == title:
-                outline = outline[1][:] if len(outline) > 1 and isinstance(outline[1], list) else []
+            # Chromium's outline of a page is its h1 (the title again, its spaces not always kept) with the
+            # sections under it: those go under our chapter item
+            if len(outline) in (1, 2) and not isinstance(outline[0], list):
+                outline = outline[1] if len(outline) == 2 and isinstance(outline[1], list) else []
             _copy_outline(writer, reader, outline, offset, chapter)
     writer.add_metadata({"/Title": "The Vision Transformer, line by line", "/Producer": PRODUCER})
     writer.page_mode = "/UseOutlines"
