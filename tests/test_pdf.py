@@ -92,6 +92,6 @@ def test_a_chapter_bookmark_holds_its_sections_and_the_maths_is_typeset(book_pdf
     sections = [str(s.title) for s in forward[chapter4 + 1] if not isinstance(s, list)]
     assert "Exercises" in sections and "Recap" in sections, sections
     first = reader.get_destination_page_number(forward[chapter4])
-    text = " ".join(reader.pages[i].extract_text() for i in range(first, first + 6))
+    text = re.sub(r"\s+", " ", " ".join(reader.pages[i].extract_text() for i in range(first, first + 6)))
     assert "Self-attention and its heads" in text
     assert "\\operatorname" not in text and "$$" not in text, "a formula was printed as TeX source, not typeset"
