@@ -10,6 +10,7 @@
 #   make instructor build the book with solutions hidden entirely -> _build-instructor/html
 #   make bench      run the benchmarks -> benchmarks/results.json
 #   make dist       build the sdist and the wheel -> dist/, and smoke-test exactly those files (what a release publishes)
+#   make pdf        the whole book as one PDF, printed by headless Chromium from the HTML build -> _build/pdf/vit-tutorial.pdf
 # TRANSFORMERS=4 uses transformers 4.57.x (in .venv-tf4) instead of 5.x (in .venv).
 # TORCH=cpu (the default) or TORCH=cuda picks the PyTorch build that setup installs:
 #   cpu   on Linux from PyTorch's CPU wheel index (a 192 MB wheel); on macOS and Windows PyPI's own
@@ -42,17 +43,29 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 setup: $(STAMP)
 
+# PIP_EDITABLE_QUIET: setuptools tells every editable install of a package that sits in the project's root
+# folder ("flat layout") that a folder of the package's name may take precedence over it during imports;
+# here that folder *is* the package, so the notice (a BuildBackendWarning, shown even with --quiet) is dropped.
+PIP_EDITABLE_QUIET := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): pyproject.toml $(CONSTRAINTS)
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "setup: $(VENV) for transformers $(TRANSFORMERS).x, pinned by $(CONSTRAINTS) (a first install downloads about 1 GB and takes minutes)"
+	@test -d $(VENV) || { echo "setup: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: updating pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, alone, at the pinned version and from the build TORCH asks for (see the top of this
 	# file); its own dependencies come with the rest, from PyPI, at the versions in $(CONSTRAINTS)
 	@$(install_torch)
-	$(BIN)/python -m pip install --quiet -e ".[dev]" -c $(CONSTRAINTS)
-	touch $(STAMP)
+	@echo "setup: installing vit_tutorial (editable) with the dev extra: transformers, jupyter-book, pytest, ..."
+	@$(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[dev]" -c $(CONSTRAINTS)
+	@touch $(STAMP)
+	@echo "setup: $(VENV) is ready"
 
+# -q: Sphinx's per-file lines and the parsers' configuration dumps are left out; warnings and errors stay, and
+# book/_ext/notebook_run.py prints a line per notebook ("notebook 6/13 06_residual (12 s)")
 book: setup
-	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
+	@echo "book: building with $(VENV) (transformers $(TRANSFORMERS).x) into $(BUILD)/_build/html; a notebook runs unless its outputs are cached"
+	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
 	@echo "The book is at $(BUILD)/_build/html/index.html"
 
 # The quick tier: what a change to one chapter needs before a commit. The slow tests (the grader's kernels, the
@@ -79,7 +92,7 @@ test: setup $(LAB_STAMP)
 	# fails the build), so no separate nbmake pass runs them first. From scratch: jupyter-cache knows a notebook
 	# by its own code only, and would reuse outputs that a change in the package has made wrong.
 	rm -rf $(BUILD)/_build/.jupyter_cache
-	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
+	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
 	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest tests -m browser
 
 lab: $(LAB_STAMP)
@@ -87,8 +100,9 @@ lab: $(LAB_STAMP)
 
 # JupyterLab with jupyterlab-myst, so {exercise} blocks render as boxes and {cite} roles as their keys, not raw MyST
 $(LAB_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
-	touch $(LAB_STAMP)
+	@echo "setup: installing the lab extra into $(VENV): JupyterLab, jupyterlab-myst"
+	@$(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
+	@touch $(LAB_STAMP)
 
 student: setup
 	$(BIN)/python -m vit_tutorial.student student/
@@ -124,6 +138,14 @@ bench: setup
 dist: setup
 	$(BIN)/python -m build --no-isolation --outdir dist .
 	VIT_TUTORIAL_DIST=dist $(BIN)/python -m pytest -p no:xdist -p no:cacheprovider tests/test_packaging.py
+
+# make pdf [CHROMIUM=/usr/bin/chromium]: every page of _toc.yml in order, printed from the HTML build (formulas,
+# figures, each explorer's first picture), joined with a bookmark per part, chapter and section (tools/book_pdf.py)
+CHROMIUM ?= /usr/bin/chromium
+PDF ?= $(BUILD)/_build/pdf/vit-tutorial.pdf
+.PHONY: pdf
+pdf: book
+	$(BIN)/python tools/book_pdf.py $(BUILD)/_build/html $(PDF) --chromium $(CHROMIUM)
 
 clean:
 	rm -rf _build _build-tf4 _build-instructor student .pytest_cache

@@ -75,7 +75,8 @@ def test_student_notebook_has_no_solutions_no_outputs_and_is_stamped():
     assert "check_double(double)" in sources and "check_square(square)" in sources
     assert sum("{exercise}" in s for s in sources) == 2
     assert len(nb["cells"]) == len(book.cells) - 6  # 2 x (solution cell + 2 gate cells)
-    assert nb["metadata"]["vit_tutorial"] == {"chapter": "tiny", "checks": ["check_double", "check_square"], "student_copy": True}
+    assert nb["metadata"]["vit_tutorial"] == {"chapter": "tiny", "checks": ["check_double", "check_square"], "student_copy": True,
+                                              "exercises": [None, None]}  # no :enumerator:, no chapter number in "tiny"
     assert book.cells[2].outputs, "the book's notebook itself must not be modified"
 
 
@@ -111,7 +112,10 @@ def test_command_writes_every_notebook(tmp_path, capsys):
     assert SECRET not in (out / "02_tiny.ipynb").read_text()
     nbformat.validate(nbformat.read(str(out / "02_tiny.ipynb"), as_version=4))
     printed = capsys.readouterr().out
-    assert "02_tiny.ipynb  (2 exercises)" in printed and "01_intro.ipynb  (0 exercises)" in printed
+    assert "02_tiny.ipynb: 2 exercises (2.1–2.2), 2 self-checks" in printed
+    assert "01_intro.ipynb: 0 exercises, 0 self-checks" in printed
+    stamp = json.loads((out / "02_tiny.ipynb").read_text())["metadata"]["vit_tutorial"]
+    assert stamp["exercises"] == ["2.1", "2.2"] and stamp["checks"] == ["check_double", "check_square"]
 
 
 def test_command_errors_are_clear(tmp_path, capsys):

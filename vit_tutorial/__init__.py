@@ -36,6 +36,8 @@ _EXPORTS = {
     "ImageLoadError": "images",
     "layer_parts": "bridge",
     "encoder_layers": "bridge",
+    "show_source": "listing",
+    "show_code": "listing",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -94,7 +94,7 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
         except Invalid as err:
             result.status, result.detail = INVALID, str(err)
             if assignment:
-                result.exercises = [ExerciseResult(c.name, NOT_RUN, "the file could not be read") for c in assignment.checks]
+                result.exercises = [ExerciseResult(c.name, NOT_RUN, "the file could not be read", c.number or "") for c in assignment.checks]
             return result
         if assignment is None:
             stamp = stamped_chapter(nb)

@@ -289,11 +289,13 @@ def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | 
             result.detail = (f"the grader's worker died (exit status {returncode}): did the notebook kill "
                              "its parent processes?")
             result.flags.append("the grader's worker was killed while running this notebook")
-        result.exercises = [ExerciseResult(c.name, NOT_RUN, "the grader's worker died") for c in assignment.checks]
+        result.exercises = [ExerciseResult(c.name, NOT_RUN, "the grader's worker died", c.number or "") for c in assignment.checks]
         return
     result.status, result.detail = answer["status"], answer["detail"]
     result.errors, result.notes = answer["errors"], result.notes + answer["notes"]
-    result.exercises = [ExerciseResult(e["check"], e["status"], e["message"]) for e in answer["exercises"]]
+    numbers = {c.name: c.number or "" for c in assignment.checks}
+    result.exercises = [ExerciseResult(e["check"], e["status"], e["message"], numbers.get(e["check"], ""))
+                        for e in answer["exercises"]]
     result.seconds = answer.get("seconds", 0.0)
     result.sandbox = str(answer.get("sandbox", ""))
     if result.status == GRADED and result.errors:

@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+from .numbering import exercise_numbers
+
 SOLUTION_TAG = "solution"
 METADATA_KEY = "vit_tutorial"
 SOLUTION_DIRECTIVES = ("solution", "solution-start", "solution-end")
@@ -115,7 +117,8 @@ def student_notebook(nb: dict, chapter: str) -> dict:
             cell["execution_count"] = None
         cell.get("metadata", {}).pop("execution", None)
     nb["cells"] = _drop_solution_markdown(cells)
-    nb.setdefault("metadata", {})[METADATA_KEY] = {"chapter": chapter, "checks": checks, "student_copy": True}
+    nb.setdefault("metadata", {})[METADATA_KEY] = {"chapter": chapter, "checks": checks, "student_copy": True,
+                                                  "exercises": exercise_numbers(nb, chapter)}
     return nb
 
 

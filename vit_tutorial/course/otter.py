@@ -161,15 +161,21 @@ def _case_code(function: str, check: dict, module: str) -> str:
 
 def ok_test(check: dict, module: str = DEFAULT_CHECKS, hidden: bool = True, public_points: float = 1,
             hidden_points: float = 1) -> dict:
-    """Otter's OK-format test of one exercise: the public case, and (``hidden``) the hidden one."""
+    """Otter's OK-format test of one exercise: the public case, and (``hidden``) the hidden one.
+
+    Named after the book's exercise number and the check: ``ex4_2_split_heads`` (otter's test and file
+    names, so no dot), its cases "Exercise 4.2 (split_heads): ..."."""
     exercise = check["name"].removeprefix("check_")
-    cases = [{"name": f"{exercise}: the book's check", "code": _case_code("public_case", check, module),
+    number = check.get("number")
+    name = f"ex{number.replace('.', '_')}_{exercise}" if number else exercise
+    shown = f"Exercise {number} ({exercise})" if number else exercise
+    cases = [{"name": f"{shown}: the book's check", "code": _case_code("public_case", check, module),
               "hidden": False, "locked": False, "points": public_points}]
     if hidden:
-        cases.append({"name": f"{exercise}: hidden, on inputs drawn at grading time",
+        cases.append({"name": f"{shown}: hidden, on inputs drawn at grading time",
                       "code": _case_code("hidden_case", check, module), "hidden": True, "locked": False,
                       "points": hidden_points})
-    return {"name": exercise, "points": sum(c["points"] for c in cases),
+    return {"name": name, "points": sum(c["points"] for c in cases),
             "suites": [{"cases": cases, "scored": True, "setup": "", "teardown": "", "type": "doctest"}]}
 
 
@@ -308,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if path.name == "autograder.zip":
             chapter = path.parents[1]
             tests = len(list((chapter / "autograder" / "tests").glob("*.py")))
-            print(f"{chapter.name}: {tests} exercise{'s' if tests != 1 else ''} -> hand out {chapter / 'student'}, "
+            print(f"{chapter.name}: {tests} test{'s' if tests != 1 else ''} (one per self-check) -> hand out {chapter / 'student'}, "
                   f"grade with {path}")
     return 0
 

@@ -21,10 +21,16 @@ class ExerciseResult:
     check: str  # e.g. "check_patchify"
     status: str
     message: str = ""
+    number: str = ""  # the exercise, as the book numbers it: "4.2" (two checks may share one)
 
     @property
     def name(self) -> str:
         return self.check.removeprefix("check_")
+
+    @property
+    def label(self) -> str:
+        """How the table names it: ``4.2 split_heads``."""
+        return f"{self.number} {self.name}" if self.number else self.name
 
 
 @dataclass
@@ -69,7 +75,7 @@ def table(results: list[SubmissionResult], width: int = 80) -> str:
             summary += f" ⚑{len(r.flags)}"
         rows.append((name, f"[{r.chapter or '?'}]", summary, r.detail if r.status != GRADED or r.detail else f"{r.seconds:.1f} s"))
         for e in r.exercises:
-            rows.append(("", e.name, e.status, e.message if e.status != PASSED else ""))
+            rows.append(("", e.label, e.status, e.message if e.status != PASSED else ""))
         for flag in r.flags:
             rows.append(("", "⚑ review", "", flag))
     widths = [max(len(_short(row[i], 40)) for row in rows) for i in range(3)]

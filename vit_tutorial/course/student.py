@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .instructor import instructor_build
 from .notebooks import METADATA_KEY, RefusedError, notebook_text, project_root, read_notebook, same_folder, student_notebook, write_tracked
+from .numbering import describe
 
 MANIFEST = ".vit-tutorial-student-copy.json"  # what the student copy wrote, with checksums
 
@@ -83,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, RefusedError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    for path in written:
-        checks = read_notebook(path)["metadata"][METADATA_KEY]["checks"]
-        print(f"wrote {path}  ({len(checks)} exercise{'s' if len(checks) != 1 else ''})")
+    for path in written:  # exercises as the book numbers its boxes; self-checks: the check_* cells (one exercise may have two)
+        stamp = read_notebook(path)["metadata"][METADATA_KEY]
+        checks = len(stamp["checks"])
+        print(f"wrote {path}: {describe(stamp['exercises'])}, {checks} self-check{'s' if checks != 1 else ''}")
     return 0
 
 

@@ -162,7 +162,7 @@ def plot_attention_matrix(ax, weights, *, title: str | None = None, cmap: str = 
     mapped = ax.imshow(w, cmap=cmap, interpolation="nearest")
     ax.set_xlabel("key token (0 = [CLS])", fontsize=8)
     ax.set_ylabel("query token", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
     if title is not None:
         ax.set_title(title, fontsize=9)
     if colorbar:
@@ -202,9 +202,11 @@ def stamp_figure(fig, stamp: str):
     return fig.supxlabel(stamp, x=0.99, ha="right", fontsize=STAMP_FONTSIZE, color="dimgray")
 
 
-def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, size: float = 1.6, suptitle: str | None = None, stamp: str | None = None):
+def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 4, size: float = 1.6, suptitle: str | None = None, stamp: str | None = None):
     """Every head of one layer side by side: ``layer_weights`` ``(heads, N, N)`` -> a Figure
-    with one :func:`plot_query_attention` panel per head (each with its own colour scale)."""
+    with one :func:`plot_query_attention` panel per head (each with its own colour scale).
+
+    Four columns of 1.6 in keep it inside the book's column, so its 7 pt titles are shown 9.7 px high."""
     import matplotlib.pyplot as plt
 
     lw = _as_numpy(layer_weights)
