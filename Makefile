@@ -50,7 +50,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 book: setup
 	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT)
-	@echo "The book is at $(BUILD)/_build/html/index.html"
+	@echo "The book is at $(BUILD)/_build/html/index.html (open it from disk, or serve it: python -m http.server -d $(BUILD)/_build/html)"
 
 # the lab extra too: the browser tests open the explorers live in JupyterLab (tests/test_lab.py)
 test: setup $(LAB_STAMP)

@@ -18,7 +18,14 @@ It also
   than MathJax): it only redraws the icons as inline SVG, and the theme's own stylesheet
   already draws the same icons from its bundled web fonts (about 0.3 MB). Every page loses
   its ``<script>`` tag and the file leaves ``_static``; where a theme ships no web fonts, the
-  script stays.
+  script stays;
+* loads the search index only on the search page (see :func:`drop_search_scripts`);
+* loads MathJax only on pages that hold math (myst-nb asks Sphinx to put it on every page:
+  0.9 MB with its fonts, for nothing on the intro or the references);
+* gives the theme a light/dark mode to start from (``auto``: the reader's system setting): with
+  none, every page logged ``Got invalid theme mode: . Resetting to auto.``; and settles ``auto``
+  to ``light`` or ``dark`` before the page is drawn, so CSS (and images marked ``only-light`` /
+  ``only-dark``) never sees an undecided theme.
 """
 from __future__ import annotations
 
@@ -102,6 +109,28 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
 FONTAWESOME_SCRIPT = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js(?:\?[^"]*)?"></script>\n?')
 
 
+SEARCH_SCRIPTS = re.compile(
+    r'[ \t]*<script src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)"></script>\n?')
+
+
+def drop_search_scripts(app, exception) -> None:
+    """build-finished: pages other than search.html load no search index. The theme loads Sphinx's
+    search tools and the whole index (80 KB, growing with the book) on every page, synchronously,
+    for its search-as-you-type, which this book does not turn on: its search box opens search.html."""
+    if exception is not None or getattr(app.builder, "format", None) != "html":
+        return
+    if (app.config.html_theme_options or {}).get("search_as_you_type"):
+        return
+    out = Path(app.outdir)
+    for page in out.rglob("*.html"):
+        if page == out / "search.html":
+            continue
+        text = page.read_text(encoding="utf-8")
+        kept = SEARCH_SCRIPTS.sub("", text)
+        if kept != text:
+            page.write_text(kept, encoding="utf-8")
+
+
 def drop_fontawesome_script(app, exception) -> None:
     """build-finished: the icons come from the web fonts, not from ``fontawesome.js`` (see above)."""
     if exception is not None or getattr(app.builder, "format", None) != "html":
@@ -118,9 +147,47 @@ def drop_fontawesome_script(app, exception) -> None:
         (out / "_static" / "scripts" / name).unlink(missing_ok=True)
 
 
+MATH_IN_PAGE = re.compile(r'class="[^"]*\bmath\b')
+
+
+def _is_mathjax(script, mathjax_path: str) -> bool:
+    filename = str(getattr(script, "filename", script) or "")
+    body = (getattr(script, "attributes", {}) or {}).get("body", "") or ""
+    return bool(mathjax_path) and filename == mathjax_path or body.lstrip().startswith(("window.MathJax", "MathJax."))
+
+
+def mathjax_only_with_math(app, pagename, templatename, context, doctree):
+    """html-page-context: a page without math (no element of class ``math``) loads no MathJax."""
+    scripts = context.get("script_files")
+    if not scripts or MATH_IN_PAGE.search(context.get("body") or ""):
+        return
+    path = getattr(app.config, "mathjax_path", "") or ""
+    context["script_files"] = [s for s in scripts if not _is_mathjax(s, path)]
+
+
+# Runs in <head> after the theme's own first script, which sets data-theme from the reader's
+# stored choice or the default mode: "auto" becomes what the system prefers, at once.
+SETTLE_THEME = (
+    "(function () { var d = document.documentElement;"
+    " if (d.dataset.theme !== 'light' && d.dataset.theme !== 'dark') {"
+    " d.dataset.theme = window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'; } })();"
+)
+
+
+def default_mode(app, config) -> None:
+    """config-inited: the theme starts from ``auto`` unless _config.yml chose a mode."""
+    options = config.html_theme_options
+    if isinstance(options, dict) and not options.get("default_mode"):
+        options["default_mode"] = "auto"
+
+
 def setup(app):
     register_bibliography_style()
     app.add_css_file(BOOK_CSS)
+    app.add_js_file(None, body=SETTLE_THEME, priority=1)
+    app.connect("config-inited", default_mode)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", mathjax_only_with_math, priority=901)
     app.connect("build-finished", drop_fontawesome_script)
+    app.connect("build-finished", drop_search_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
