@@ -65,7 +65,7 @@ def test_every_name_has_a_module_with_render():
     for name in explorers.NAMES:
         assert "export default { render }" in (bundle.JS_DIR / f"{name}.js").read_text(), name
         source = explorers.module_source(name)  # what anywidget runs: one ES module, its imports linked in
-        assert source.count("export default") == 1 and source.rstrip().endswith(f"export default __vt_{name}.__default__;")
+        assert len(re.findall(r"^export default", source, re.M)) == 1 and source.rstrip().endswith(f"export default __vt_{name}.__default__;")
         assert not re.search(r"^\s*import\b|\bimport\s*\(", source, re.M), f"{name}: an import is left in the linked module"
         assert "http://" not in source and "https://" not in source, f"{name}: no network in a module"
         script = bundle.book_script(name)  # what the book loads: a classic script, no import or export at all
@@ -135,6 +135,15 @@ def test_layernorm_statistics_are_exact():
     np.testing.assert_allclose(stats[:, 0], x[0].mean(-1).numpy(), atol=1e-5)
     np.testing.assert_allclose(stats[:, 4], ref.mean(-1).numpy(), atol=1e-5)
     np.testing.assert_allclose(stats[:, 5], ref.std(-1, unbiased=False).numpy(), atol=1e-5)
+    # what the page draws: the 8-bit x normalised with the sent mean and 1/sqrt(var + eps), times the
+    # 8-bit γ, plus the 8-bit β, is LayerNorm's output to within those half steps
+    xq, wq, bq = (explorers.unpack(e.data[k]) for k in ("x", "weight", "bias"))
+    centre = np.array(e.data["centre"])
+    page = (xq - centre[:, :1]) * centre[:, 1:] * wq + bq
+    x0, normed = x[0].numpy(), ((x[0] - x[0].mean(-1, keepdim=True)) / (x[0].var(-1, unbiased=False, keepdim=True) + 1e-6).sqrt()).numpy()
+    half = lambda v: (v.max(-1, keepdims=True) - v.min(-1, keepdims=True)) / 510  # noqa: E731
+    bound = half(x0) * centre[:, 1:] * np.abs(w.numpy()) + half(w.numpy()) * np.abs(normed) + half(b.numpy()) + 1e-6
+    assert (np.abs(page - ref.numpy()) <= bound).all()
     with pytest.raises(ValueError, match="weight and bias"):
         explorers.layernorm(x, w[:3], b)
 

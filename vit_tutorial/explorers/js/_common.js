@@ -199,7 +199,7 @@ export function vtOnTheme(el, redraw) {
 export function vtFromDisk() { return typeof location !== "undefined" && location.protocol === "file:"; }
 export function vtDiskNote(el, what) {
   const note = vtEl("p", { class: "vt-disk-note", role: "note",
-    text: `${what} needs the book served over http: run  python -m http.server -d _build/html  and open http://localhost:8000.` });
+    text: `${what} needs the book served, not opened from disk: run  python -m http.server -d _build/html  and open localhost:8000.` });
   el.append(note);
   return note;
 }

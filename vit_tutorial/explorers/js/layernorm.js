@@ -5,8 +5,18 @@ import { vtCanvas, vtDrawn, vtEl, vtFmt, vtRoot, vtSelect, vtSlider, vtStamp, vt
 function render({ model, el }) {
   const data = model.get("data");
   const ui = vtRoot(el, "layernorm", "LayerNorm, token by token");
-  const x = vtUnpack(data.x), normed = vtUnpack(data.normed).values, after = vtUnpack(data.after).values;
+  const x = vtUnpack(data.x), gamma = vtUnpack(data.weight).values, beta = vtUnpack(data.bias).values;
   const [n, D] = x.shape;
+  // each token normalised here with its exact mean and 1 / sqrt(var + eps) (data.centre), then
+  // scaled by γ and shifted by β
+  const normed = new Float32Array(n * D), after = new Float32Array(n * D);
+  for (let t = 0; t < n; t++) {
+    const [mean, scale] = data.centre[t];
+    for (let d = 0; d < D; d++) {
+      normed[t * D + d] = (x.values[t * D + d] - mean) * scale;
+      after[t * D + d] = normed[t * D + d] * gamma[d] + beta[d];
+    }
+  }
   const state = { token: data.token, view: "histogram" };
   const names = ["before (the embedding)", "normalised", "after γ and β"];
   // one panel per stage (canvas pixels): two lines of text, the plot, its axis labels
