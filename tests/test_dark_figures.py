@@ -94,12 +94,17 @@ def test_a_figure_that_cannot_be_copied_gets_no_dark_copy_and_no_error():
 
 def test_install_adds_the_dark_copy_to_every_figure_shown():
     from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
 
     shell = InteractiveShell.instance()
     assert dark.install(shell)
+    select_figure_formats(shell, {"png"})  # what the inline backend does when it starts: clears Figure's entries
     fig = _figure()
     data, _ = shell.display_formatter.format(fig)
-    assert dark.MIME in data and _decode(data[dark.MIME]).size[0] > 100
+    assert "image/png" in data and dark.MIME in data
+    light = data["image/png"]
+    light = _decode(light) if isinstance(light, str) else Image.open(io.BytesIO(light))
+    assert _decode(data[dark.MIME]).size == light.size
     data, _ = shell.display_formatter.format("not a figure")
     assert dark.MIME not in data
     plt.close(fig)

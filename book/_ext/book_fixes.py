@@ -20,6 +20,7 @@ It also
   its ``<script>`` tag and the file leaves ``_static``; where a theme ships no web fonts, the
   script stays;
 * loads the search index only on the search page (see :func:`drop_search_scripts`);
+* trims the icon fonts to the icons the book shows (:func:`subset_icon_fonts`: 0.3 MB to a few KB);
 * loads MathJax only on pages that hold math (myst-nb asks Sphinx to put it on every page:
   0.9 MB with its fonts, for nothing on the intro or the references);
 * gives the theme a light/dark mode to start from (``auto``: the reader's system setting): with
@@ -175,10 +176,89 @@ SETTLE_THEME = (
 
 
 def default_mode(app, config) -> None:
-    """config-inited: the theme starts from ``auto`` unless _config.yml chose a mode."""
-    options = config.html_theme_options
-    if isinstance(options, dict) and not options.get("default_mode"):
-        options["default_mode"] = "auto"
+    """config-inited: the theme starts from ``auto`` unless _config.yml chose a mode (pydata-sphinx-theme
+    reads it from ``html_context``)."""
+    if not (config.html_context or {}).get("default_mode"):
+        config.html_context = {**(config.html_context or {}), "default_mode": "auto"}
+
+
+ICON_RULE = re.compile(r'((?:\.fa-[a-z0-9-]+::?(?:before|after)\s*,?\s*)+)\{\s*content:\s*"([^"]*)"\s*;?\s*\}')
+ICON_CLASS = re.compile(r"\bfa-[a-z0-9-]+")
+CSS_CHAR = re.compile(r'(?:content|--[\w-]+)\s*:\s*"([^"]*)"')
+FONT_FACE = re.compile(r"@font-face\{[^}]*?src:url\((?P<dir>[^)]*/)(?P<name>fa-[a-z]+-\d+)\.woff2\)[^}]*\}")
+
+
+def _codepoint(value: str) -> int | None:
+    """A CSS string's one character: '\\f09b' or the character itself; None for anything else."""
+    escaped = re.fullmatch(r"\\([0-9a-fA-F]{1,6})\s?", value)
+    if escaped:
+        return int(escaped.group(1), 16)
+    return ord(value) if len(value) == 1 else None
+
+
+def icons_in_use(out: Path, css: str) -> set[int]:
+    """The icon codepoints the built book can show: those of every ``fa-*`` class named in a page or
+    a script, and every private-use character a stylesheet puts in ``content`` (or a variable)."""
+    by_class: dict[str, int] = {}
+    for selectors, value in ICON_RULE.findall(css):
+        cp = _codepoint(value)
+        for name in ICON_CLASS.findall(selectors):
+            if cp is not None:
+                by_class[name] = cp
+    used = set()
+    for path in [*out.rglob("*.html"), *out.rglob("*.js")]:
+        used.update(ICON_CLASS.findall(path.read_text(encoding="utf-8", errors="replace")))
+    points = {by_class[n] for n in used if n in by_class}
+    for sheet in out.rglob("*.css"):  # outside the icon classes' own rules
+        for value in CSS_CHAR.findall(ICON_RULE.sub("", sheet.read_text(encoding="utf-8", errors="replace"))):
+            cp = _codepoint(value)
+            if cp is not None and 0xE000 <= cp <= 0xF8FF:
+                points.add(cp)
+    return points
+
+
+def subset_icon_fonts(app, exception) -> None:
+    """build-finished: the theme's icon fonts (fa-solid 156 KB, fa-brands 118 KB, fa-regular 25 KB)
+    keep only the icons the book can show (:func:`icons_in_use`), as WOFF files of a few KB that the
+    theme's stylesheet then names. Needs fontTools (a dependency of matplotlib); without it, or when
+    the stylesheet looks different, nothing changes."""
+    if exception is not None or getattr(app.builder, "format", None) != "html":
+        return
+    try:
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+    except ImportError:  # pragma: no cover
+        return
+    out = Path(app.outdir)
+    sheet = out / "_static" / "styles" / "pydata-sphinx-theme.css"
+    if not sheet.is_file():
+        return
+    css = sheet.read_text(encoding="utf-8")
+    points = icons_in_use(out, css)
+    if not points:
+        return
+
+    def one(m: re.Match) -> str:
+        fonts = sheet.parent / m.group("dir")
+        ttf = (fonts / f"{m.group('name')}.ttf").resolve()
+        if not ttf.is_file():
+            return m.group(0)
+        font = TTFont(ttf)
+        keep = points & set(font.getBestCmap())
+        options = subset.Options()
+        options.flavor = "woff"  # zlib: woff2 would need brotli
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=sorted(keep))
+        subsetter.subset(font)
+        target = ttf.with_name(f"{m.group('name')}.book.woff")
+        font.flavor = "woff"
+        font.save(target)
+        face = re.sub(r"src:[^;}]*", f'src:url({m.group("dir")}{target.name}) format("woff")', m.group(0))
+        return face
+
+    new = FONT_FACE.sub(one, css)
+    if new != css:
+        sheet.write_text(new, encoding="utf-8")
 
 
 def setup(app):
@@ -190,4 +270,5 @@ def setup(app):
     app.connect("html-page-context", mathjax_only_with_math, priority=901)
     app.connect("build-finished", drop_fontawesome_script)
     app.connect("build-finished", drop_search_scripts)
+    app.connect("build-finished", subset_icon_fonts, priority=900)  # after the pages lost fontawesome.js
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -145,13 +145,22 @@ def install(shell=None) -> bool:
         return False
     formatters = shell.display_formatter.formatters
     if MIME not in formatters:
+        import sys
+
         from IPython.core.formatters import BaseFormatter
         from traitlets import Unicode
 
         class DarkPNGFormatter(BaseFormatter):
+            """Answers for any matplotlib Figure by itself, not through a registered type: the inline
+            backend clears every formatter's entry for Figure when it starts (select_figure_formats)."""
+
             format_type = Unicode(MIME)
-            print_method = Unicode("_repr_dark_png_")
+
+            def __call__(self, obj):
+                figure = sys.modules.get("matplotlib.figure")
+                if self.enabled and figure is not None and isinstance(obj, figure.Figure):
+                    return dark_png(obj)
+                return None
 
         formatters[MIME] = DarkPNGFormatter(parent=shell.display_formatter)
-    formatters[MIME].for_type_by_name("matplotlib.figure", "Figure", dark_png)
     return True
