@@ -382,6 +382,8 @@ def test_page(page, visit, server):
     # math is marked up for MathJax and typeset by the copy of MathJax served with the book
     # (book/_static/mathjax), so it renders with no network at all
     math = v.page.evaluate(JS_MATH)
+    if not math["count"]:
+        assert not math["mathjax"], f"{page}: loads MathJax but holds no math"
     if math["count"]:
         assert math["mathjax"], f"{page}: has math but loads no MathJax script"
         assert not math["bad"], f"{page}: math without TeX delimiters: {math['bad'][:3]}"

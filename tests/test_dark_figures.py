@@ -120,21 +120,22 @@ def _png(picture: np.ndarray) -> bytes:
 def test_pair_images_gives_each_figure_its_dark_twin_lazily():
     bf = _book_figures()
     a, b = "a" * 64, "b" * 64
+    figures = {a: {"light": f"{a}.slim.png", "dark": f"{a}.dark.webp", "size": (640, 480)}, b: {"light": f"{b}.slim.webp", "dark": None, "size": (10, 20)}}
     page = (
         f'<figure><img alt="the plot &quot;x&quot;" src="../_images/{a}.png" /><figcaption>c</figcaption></figure>'
         f'<img src="../_images/{b}.png"><img alt="Binder logo" src="../_static/images/logo_binder.svg">'
     )
-    out, pairs = bf.pair_images(page, {a}, {a: (640, 480)})
+    out, pairs = bf.pair_images(page, figures)
     assert pairs == 1
     assert (
-        f'<span class="vt-themed-figure"><img alt="the plot &quot;x&quot;" src="../_images/{a}.png" loading="lazy" '
+        f'<span class="vt-themed-figure"><img alt="the plot &quot;x&quot;" src="../_images/{a}.slim.png" loading="lazy" '
         f'decoding="async" width="640" height="480" class="only-light" />'
     ) in out
-    assert f'src="../_images/{a}.dark.png" loading="lazy" decoding="async" width="640" height="480" class="only-dark" />' in out
-    assert f'<img src="../_images/{b}.png" loading="lazy" decoding="async" />' in out  # no twin: lazy only
+    assert f'src="../_images/{a}.dark.webp" loading="lazy" decoding="async" width="640" height="480" class="only-dark" />' in out
+    assert f'<img src="../_images/{b}.slim.webp" loading="lazy" decoding="async" width="10" height="20" />' in out
     assert '<img alt="Binder logo" src="../_static/images/logo_binder.svg">' in out  # not a figure: untouched
     assert "</span><figcaption>" in out  # the caption is no sibling of the .only-dark image
-    assert bf.pair_images(out, {a}, {a: (640, 480)}) == (out, 0)  # a second pass changes nothing
+    assert bf.pair_images(out, figures) == (out, 0)  # a second pass changes nothing
 
 
 def test_dark_copies_are_found_by_the_light_figure_hash(tmp_path):
@@ -156,18 +157,18 @@ def test_dark_copies_are_found_by_the_light_figure_hash(tmp_path):
     assert bf.dark_copies(tmp_path) == {hashlib.sha256(light).hexdigest(): night}
 
 
-def test_slim_png_shrinks_plots_faithfully_and_keeps_photos_exact():
-    bf = _book_figures()
-    fig = _figure()
+def test_slim_draws_plots_in_256_colours_and_keeps_photos_exact():
     from IPython.core.pylabtools import print_figure
 
+    bf = _book_figures()
+    fig = _figure()
     plot = print_figure(fig, "png")
     plt.close(fig)
-    slim = bf.slim_png(plot)
-    assert len(slim) < 0.6 * len(plot)
-    before, after = Image.open(io.BytesIO(plot)).convert("RGB"), Image.open(io.BytesIO(slim)).convert("RGB")
+    data, suffix = bf.slim(plot)
+    assert suffix == ".png" and len(data) < 0.6 * len(plot)
+    before, after = Image.open(io.BytesIO(plot)).convert("RGB"), Image.open(io.BytesIO(data)).convert("RGB")
     assert before.size == after.size and bf._psnr(before, after) >= bf.MIN_PSNR
-    assert bf.slim_png(slim) is slim  # marked: a rebuild leaves it alone
-    noise = _png(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    kept = Image.open(io.BytesIO(bf.slim_png(noise)))
-    assert kept.mode == "RGB" and np.array_equal(np.asarray(kept), np.asarray(Image.open(io.BytesIO(noise))))
+    photo = _png(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))  # 256 colours cannot
+    data, suffix = bf.slim(photo)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), np.asarray(Image.open(io.BytesIO(photo))))
+    assert len(data) <= len(photo)

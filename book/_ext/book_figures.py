@@ -10,9 +10,10 @@ Loaded from _config.yml (``sphinx.local_extensions``). It
   twin: ``<img class="only-light">`` and ``<img class="only-dark">``, which the theme shows one at a
   time. Both load lazily, so a reader downloads only the figures of the theme they see, and only
   when they scroll to them;
-* makes the figures' PNGs lighter: opaque RGBA becomes RGB, and a figure that 256 colours draw
-  faithfully (PSNR at least :data:`MIN_PSNR` dB: plots, diagrams, most heat maps) becomes a
-  palette PNG, a third of the size; the rest (noise tiles, photos) are only recompressed.
+* makes the figures' files lighter (:func:`slim`): a figure that 256 colours draw faithfully (PSNR
+  at least :data:`MIN_PSNR` dB: plots, diagrams, most heat maps) becomes a palette PNG, a third of
+  the size; the rest (photos, noise tiles: a palette turns a cat's green eyes brown) become lossless
+  WebP, the same pixels in two thirds of the bytes. The pages name the new files; Sphinx's PNGs stay.
 
 A cached notebook executed before this extension existed has no dark copies: then its figures
 show as before (the theme dims them on a white card), and the build says how many lack one.
@@ -34,10 +35,9 @@ from pathlib import Path
 ENV = "VIT_TUTORIAL_DARK_FIGURES"
 MIME = "image/x-vit-tutorial-dark+png"
 MIN_PSNR = 38.0  # dB: below it the palette version differs visibly (measured on the book's figures)
-SLIM_MARK = "vit-tutorial-slim"  # a PNG text chunk: already made lighter (a rebuild skips it)
 IMG = re.compile(r"<img\b(?P<attrs>[^>]*?)\s*/?>")
 ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
-FIGURE_SRC = re.compile(r"(?:^|/)_images/(?P<sha>[0-9a-f]{64})\.png$")
+FIGURE_SRC = re.compile(r"(?:^|/)_images/(?P<sha>[0-9a-f]{64})\.png$")  # as myst-nb and Sphinx write it
 
 
 # --------------------------------------------------------------------------- dark copies
@@ -70,29 +70,32 @@ def _tag(attrs: dict[str, str]) -> str:
     return "<img " + " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) + " />"
 
 
-def pair_images(page: str, dark: set[str], sizes: dict[str, tuple[int, int]] | None = None) -> tuple[str, int]:
-    """Every notebook figure (``<img src=".../_images/<sha>.png">``) of an HTML ``page`` loads lazily,
-    with its size; one whose sha is in ``dark`` becomes a light/dark pair. Returns the page and
-    the number of pairs."""
-    sizes = sizes or {}
+def pair_images(page: str, figures: dict[str, dict]) -> tuple[str, int]:
+    """Every notebook figure (``<img src=".../_images/<sha>.png">``) of an HTML ``page`` that
+    ``figures`` knows (sha -> ``{"light": file name, "dark": file name or None, "size": (w, h)}``)
+    loads lazily, from its lighter file, with its size; one with a dark copy becomes a light/dark
+    pair. Returns the page and the number of pairs."""
     pairs = 0
 
     def one(match: re.Match) -> str:
         nonlocal pairs
         attrs = _attrs(match.group("attrs"))
         src = FIGURE_SRC.search(attrs.get("src", ""))
-        if not src or {"only-dark", "only-light"} & set(attrs.get("class", "").split()):
-            return match.group(0)  # not a notebook figure, or paired already
-        sha = src.group("sha")
+        if not src or src.group("sha") not in figures or {"only-light", "only-dark"} & set(attrs.get("class", "").split()):
+            return match.group(0)  # not a notebook figure, or done already
+        figure = figures[src.group("sha")]
+        folder = attrs["src"][: src.start("sha")]
+        attrs["src"] = folder + figure["light"]
         attrs.setdefault("loading", "lazy")
         attrs.setdefault("decoding", "async")
-        if sha in sizes and "width" not in attrs and "height" not in attrs:
-            attrs["width"], attrs["height"] = (str(v) for v in sizes[sha])
-        if sha not in dark:
+        if figure.get("size") and "width" not in attrs and "height" not in attrs:
+            attrs["width"], attrs["height"] = (str(v) for v in figure["size"])
+        if not figure.get("dark"):
             return _tag(attrs)
         pairs += 1
-        light = {**attrs, "class": " ".join([*attrs.get("class", "").split(), "only-light"])}
-        night = {**attrs, "src": attrs["src"][: -len(".png")] + ".dark.png", "class": " ".join([*attrs.get("class", "").split(), "only-dark"])}
+        classes = attrs.get("class", "").split()
+        light = {**attrs, "class": " ".join([*classes, "only-light"])}
+        night = {**attrs, "src": folder + figure["dark"], "class": " ".join([*classes, "only-dark"])}
         # display: contents (book.css): the pair lays out as the single image did, and neither image
         # is a sibling of the figure's caption (the theme hides `.only-dark ~ figcaption`)
         return f'<span class="vt-themed-figure">{_tag(light)}{_tag(night)}</span>'
@@ -100,7 +103,7 @@ def pair_images(page: str, dark: set[str], sizes: dict[str, tuple[int, int]] | N
     return IMG.sub(one, page), pairs
 
 
-# --------------------------------------------------------------------------- lighter PNGs
+# --------------------------------------------------------------------------- lighter files
 def _psnr(a, b) -> float:
     from PIL import ImageChops, ImageStat
 
@@ -109,29 +112,35 @@ def _psnr(a, b) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-def slim_png(raw: bytes) -> bytes:
-    """A lighter PNG of the same picture (see the module's docstring); ``raw`` if nothing is lighter."""
+def slim(raw: bytes) -> tuple[bytes, str]:
+    """A lighter file of the same picture, and its suffix: a palette PNG when 256 colours draw it at
+    :data:`MIN_PSNR` dB or better (plots, diagrams, most heat maps), else a lossless WebP when that
+    is smaller (photos, noise: the same pixels, a third smaller), else the PNG recompressed."""
     from PIL import Image, PngImagePlugin
 
     im = Image.open(io.BytesIO(raw))
-    if im.info.get(SLIM_MARK):
-        return raw
     im.load()
     if im.mode not in ("RGB", "RGBA"):
         im = im.convert("RGBA")
     if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] == 255:
         im = im.convert("RGB")
-    if im.mode == "RGB":
-        palette = im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    method = Image.Quantize.MEDIANCUT if im.mode == "RGB" else Image.Quantize.FASTOCTREE
+    palette = im.quantize(256, method=method, dither=Image.Dither.NONE)
+    if _psnr(im, palette.convert(im.mode)) >= MIN_PSNR:
+        candidates = [(palette, "PNG")]
     else:
-        palette = im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-    best = palette if _psnr(im, palette.convert(im.mode)) >= MIN_PSNR else im
-    info = PngImagePlugin.PngInfo()
-    info.add_text(SLIM_MARK, "1")
-    buf = io.BytesIO()
-    best.save(buf, "PNG", optimize=True, pnginfo=info, **({"dpi": im.info["dpi"]} if "dpi" in im.info else {}))
-    out = buf.getvalue()
-    return out if len(out) < len(raw) else raw
+        candidates = [(im, "PNG"), (im, "WEBP")]
+    best = (raw, ".png")
+    for picture, kind in candidates:
+        buf = io.BytesIO()
+        if kind == "PNG":
+            info = PngImagePlugin.PngInfo()
+            picture.save(buf, "PNG", optimize=True, pnginfo=info, **({"dpi": im.info["dpi"]} if "dpi" in im.info else {}))
+        else:
+            picture.save(buf, "WEBP", lossless=True, quality=100, method=6)
+        if len(buf.getvalue()) < len(best[0]):
+            best = (buf.getvalue(), "." + kind.lower())
+    return best
 
 
 # --------------------------------------------------------------------------- the build
@@ -148,34 +157,33 @@ def _finish(app, exception) -> None:
     out = Path(app.outdir)
     images = out / "_images"
     copies = dark_copies(out.parent / "jupyter_execute")
-    dark, sizes = set(), {}
+    figures: dict[str, dict] = {}
     for path in sorted(images.glob("*.png")) if images.is_dir() else []:
-        if path.name.endswith(".dark.png"):
+        if not re.fullmatch(r"[0-9a-f]{64}", path.stem):
             continue
         sha = path.stem
+        data, suffix = slim(path.read_bytes())
+        light = f"{sha}.slim{suffix}"  # a new name: the PNG stays as Sphinx wrote it (a rebuild starts again from it)
+        (images / light).write_bytes(data)
+        figure = {"light": light, "dark": None}
         if sha in copies:
-            (images / f"{sha}.dark.png").write_bytes(slim_png(copies[sha]))
-            dark.add(sha)
-        raw = path.read_bytes()
-        slim = slim_png(raw)
-        if slim is not raw:
-            path.write_bytes(slim)
+            data, suffix = slim(copies[sha])
+            figure["dark"] = f"{sha}.dark{suffix}"
+            (images / figure["dark"]).write_bytes(data)
         with Image.open(path) as im:
-            sizes[sha] = im.size
-    figures = pairs = 0
+            figure["size"] = im.size
+        figures[sha] = figure
+    total = pairs = 0
     for page in out.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        new, _ = pair_images(text, dark, sizes)
+        new, n = pair_images(text, figures)
+        pairs += n
+        total += len([m for m in IMG.finditer(text) if FIGURE_SRC.search(_attrs(m.group("attrs")).get("src", ""))])
         if new != text:
             page.write_text(new, encoding="utf-8")
-        for m in IMG.finditer(new):
-            attrs = _attrs(m.group("attrs"))
-            if FIGURE_SRC.search(attrs.get("src", "")):
-                figures += 1
-                pairs += "only-light" in attrs.get("class", "").split()
     logging.getLogger(__name__).info(
-        f"book_figures: {pairs} of {figures} figures in the pages have a dark copy"
-        + ("" if pairs == figures else " (the rest come from notebooks executed without one: `make clean` runs them again)")
+        f"book_figures: {pairs} of {total} figures in the pages have a dark copy"
+        + ("" if pairs == total else " (the rest come from notebooks executed without one: `make clean` runs them again)")
     )
 
 

@@ -154,7 +154,10 @@ MATH_IN_PAGE = re.compile(r'class="[^"]*\bmath\b')
 def _is_mathjax(script, mathjax_path: str) -> bool:
     filename = str(getattr(script, "filename", script) or "")
     body = (getattr(script, "attributes", {}) or {}).get("body", "") or ""
-    return bool(mathjax_path) and filename == mathjax_path or body.lstrip().startswith(("window.MathJax", "MathJax."))
+    # Sphinx files a relative mathjax_path under _static/
+    return bool(mathjax_path) and filename in (mathjax_path, f"_static/{mathjax_path}") or body.lstrip().startswith(
+        ("window.MathJax", "MathJax.")
+    )
 
 
 def mathjax_only_with_math(app, pagename, templatename, context, doctree):
@@ -229,6 +232,9 @@ def subset_icon_fonts(app, exception) -> None:
         from fontTools.ttLib import TTFont
     except ImportError:  # pragma: no cover
         return
+    import logging
+
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # its INFO lines would flood the build's output
     out = Path(app.outdir)
     sheet = out / "_static" / "styles" / "pydata-sphinx-theme.css"
     if not sheet.is_file():
