@@ -23,6 +23,8 @@ It also
 * trims the icon fonts to the icons the book shows (:func:`subset_icon_fonts`: 0.3 MB to a few KB);
 * loads MathJax only on pages that hold math (myst-nb asks Sphinx to put it on every page:
   0.9 MB with its fonts, for nothing on the intro or the references);
+* shows the sidebar from its top (title, search box) when the current page's link shows there
+  anyway (:data:`SIDEBAR_FROM_TOP`);
 * gives the theme a light/dark mode to start from (``auto``: the reader's system setting): with
   none, every page logged ``Got invalid theme mode: . Resetting to auto.``; and settles ``auto``
   to ``light`` or ``dark`` before the page is drawn, so CSS (and images marked ``only-light`` /
@@ -178,6 +180,19 @@ SETTLE_THEME = (
 )
 
 
+# After the theme's own scripts (DOMContentLoaded follows them): the theme scrolls the sidebar to the
+# current page's link whenever that link sits below 30 % of the sidebar's height, which at 1280 x 900
+# hides the book's title and search box although the link shows without scrolling. Then: back to the top.
+SIDEBAR_FROM_TOP = (
+    "document.addEventListener('DOMContentLoaded', function () {"
+    " var bar = document.querySelector('.bd-sidebar-primary');"
+    " var link = bar && bar.querySelector('.bd-docs-nav a.current');"
+    " if (!bar || !link || !bar.scrollTop) return;"
+    " var bottom = link.getBoundingClientRect().bottom - bar.getBoundingClientRect().top + bar.scrollTop;"
+    " if (bottom <= bar.clientHeight) bar.scrollTop = 0; });"
+)
+
+
 def default_mode(app, config) -> None:
     """config-inited: the theme starts from ``auto`` unless _config.yml chose a mode (pydata-sphinx-theme
     reads it from ``html_context``)."""
@@ -199,6 +214,14 @@ def _codepoint(value: str) -> int | None:
     return ord(value) if len(value) == 1 else None
 
 
+def icon_classes_in_use(out: Path) -> set[str]:
+    """Every ``fa-*`` class a built page or script names."""
+    used = set()
+    for path in [*out.rglob("*.html"), *out.rglob("*.js")]:
+        used.update(ICON_CLASS.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return used
+
+
 def icons_in_use(out: Path, css: str) -> set[int]:
     """The icon codepoints the built book can show: those of every ``fa-*`` class named in a page or
     a script, and every private-use character a stylesheet puts in ``content`` (or a variable)."""
@@ -208,9 +231,7 @@ def icons_in_use(out: Path, css: str) -> set[int]:
         for name in ICON_CLASS.findall(selectors):
             if cp is not None:
                 by_class[name] = cp
-    used = set()
-    for path in [*out.rglob("*.html"), *out.rglob("*.js")]:
-        used.update(ICON_CLASS.findall(path.read_text(encoding="utf-8", errors="replace")))
+    used = icon_classes_in_use(out)
     points = {by_class[n] for n in used if n in by_class}
     for sheet in out.rglob("*.css"):  # outside the icon classes' own rules
         for value in CSS_CHAR.findall(ICON_RULE.sub("", sheet.read_text(encoding="utf-8", errors="replace"))):
@@ -223,8 +244,9 @@ def icons_in_use(out: Path, css: str) -> set[int]:
 def subset_icon_fonts(app, exception) -> None:
     """build-finished: the theme's icon fonts (fa-solid 156 KB, fa-brands 118 KB, fa-regular 25 KB)
     keep only the icons the book can show (:func:`icons_in_use`), as WOFF files of a few KB that the
-    theme's stylesheet then names. Needs fontTools (a dependency of matplotlib); without it, or when
-    the stylesheet looks different, nothing changes."""
+    theme's stylesheet then names, and the stylesheet drops the rules of the icons no page names.
+    Needs fontTools (a dependency of matplotlib); without it, or when the stylesheet looks
+    different, nothing changes."""
     if exception is not None or getattr(app.builder, "format", None) != "html":
         return
     try:
@@ -263,6 +285,9 @@ def subset_icon_fonts(app, exception) -> None:
         return face
 
     new = FONT_FACE.sub(one, css)
+    # and the stylesheet keeps the rules of those icons only (1,881 rules, 90 KB, of which 30 are used)
+    used = icon_classes_in_use(out)
+    new = ICON_RULE.sub(lambda m: m.group(0) if used & set(ICON_CLASS.findall(m.group(1))) else "", new)
     if new != css:
         sheet.write_text(new, encoding="utf-8")
 
@@ -271,6 +296,7 @@ def setup(app):
     register_bibliography_style()
     app.add_css_file(BOOK_CSS)
     app.add_js_file(None, body=SETTLE_THEME, priority=1)
+    app.add_js_file(None, body=SIDEBAR_FROM_TOP)
     app.connect("config-inited", default_mode)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("html-page-context", mathjax_only_with_math, priority=901)
