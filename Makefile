@@ -66,7 +66,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 book: setup
 	@echo "book: building with $(VENV) (transformers $(TRANSFORMERS).x) into $(BUILD)/_build/html; a notebook runs unless its outputs are cached"
 	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
-	@echo "The book is at $(BUILD)/_build/html/index.html"
+	@echo "The book is at $(BUILD)/_build/html/index.html (open it from disk, or serve it: python -m http.server -d $(BUILD)/_build/html)"
 
 # The quick tier: what a change to one chapter needs before a commit. The slow tests (the grader's kernels, the
 # wheel in a fresh environment, ...) and the browser tests are left to make test.

@@ -138,13 +138,13 @@ def drive_keyboard(page) -> list[str]:
 
 
 def block_network(context) -> list[str]:
-    """Abort every request of a Playwright ``context`` that leaves loopback (data: and blob: URLs
-    stay local); returns the list the aborted URLs are added to."""
+    """Abort every request of a Playwright ``context`` that leaves loopback (data:, blob: and file:
+    URLs stay local); returns the list the aborted URLs are added to."""
     blocked: list[str] = []
 
     def route(r):
         url = r.request.url
-        if urlparse(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:")):
+        if urlparse(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:", "file:")):
             r.continue_()
         else:
             blocked.append(url)

@@ -7,17 +7,18 @@ that every local link, image, stylesheet and script answers 200, that chapter pa
 static figure above it, and that the navigation lists every page. The search page must
 find "attention". A screenshot of each page goes to ``test-artifacts/screenshots/``.
 
-The explorers (``vit_tutorial.explorers``, root element ``[data-explorer]``) are driven on
-every page: each control is changed and the drawing must change, with no console error
-(``tests/_explorer_driver.py``). Each page weighs at most :data:`PAGE_BUDGET` bytes (its
-HTML with the embedded data, its images and the explorer modules it loads), and each
-explorer draws its first picture within :data:`FIRST_PICTURE_MS` of the HTML being parsed.
-At desktop width no printed output line is wider than its box, and at 400 px no page
-scrolls sideways. ``test-artifacts/page-weights.json`` records what was measured.
+:func:`test_page_everywhere` opens every page eight times: from disk (``file://``, as a reader
+who opens ``_build/html/index.html``) and over http, at 1280 px and at 400 px, in the light and
+the dark theme. Each time every explorer (``vit_tutorial.explorers``, root ``[data-explorer]``)
+must draw in the theme's colours, every figure must show its copy for the theme, nothing may
+scroll sideways, and there may be no console error and no failed request; twice (:data:`DRIVE`)
+every control of every explorer is operated (``tests/_explorer_driver.py``) and the theme is
+switched, which must redraw them. A first visit over http weighs at most :data:`PAGE_BUDGET`,
+everything counted; ``test-artifacts/page-weights.json`` records what was measured, and the
+screenshots of chapters 1, 4 and 9 from disk go to ``test-artifacts/screenshots/``.
 
-Every request that leaves the loopback interface (MathJax, widget scripts and fonts from
-public CDNs, launch-button targets) is aborted at once, so the test never depends on, or
-waits for, the network.
+Every request that leaves the machine (a CDN, a launch-button target) is aborted at once, and
+counts as a failure: the book loads nothing from the network.
 
 Without the built book or without Chromium the tests are skipped, with the reason;
 ``VIT_TUTORIAL_REQUIRE_BROWSER=1`` (CI) turns those skips into failures.
@@ -60,15 +61,10 @@ CHAPTER = re.compile(r"^book/\d\d_")  # numbered chapters must show a figure
 SEARCH_TERM = "attention"
 TIMEOUT_MS = 30_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PAGE_BUDGET = 3_000_000  # bytes: HTML (with the explorers' data), images, explorer modules
-# bytes: what every page shares (the theme's CSS, JS and fonts, MathJax and its fonts, the search
-# index), downloaded once for the whole book. 2.4 MB on a page with math since book_fixes.py
-# drops the theme's fontawesome.js (1.5 MB; it was 3.8 MB).
-SHARED_BUDGET = 2_600_000
+# bytes: a first visit to a page, everything counted (its HTML with the explorers' data, images,
+# scripts, stylesheets, fonts, MathJax and its fonts), with the figures of one theme loaded
+PAGE_BUDGET = 3_000_000
 FIRST_PICTURE_MS = 200  # an explorer's first picture, at most this long after the page's load event
-# console.error lines of the theme itself, not of anything the book adds: pydata-sphinx-theme
-# logs this on a first visit, when the browser has no stored light/dark preference yet
-THEME_CONSOLE_NOISE = ("Got invalid theme mode",)
 PHONE_WIDTH = 400
 EXPECTED_EXPLORERS = {  # page -> the explorers it must hold
     "book/02_patch_embeddings": {"patches"},
@@ -204,14 +200,18 @@ def browser():
 
 
 class Visit:
-    """One page opened in a fresh browser context, with what happened on the way."""
+    """One page opened in a fresh browser context (an empty cache: a first visit), in the given
+    light/dark theme, with what happened on the way."""
 
-    def __init__(self, browser, url: str, width: int = 1280):
+    def __init__(self, browser, url: str, width: int = 1280, theme: str = "light"):
         self.blocked: list[str] = []  # requests that tried to leave the machine
-        self.failed: list[str] = []  # loopback responses >= 400, or loopback requests that failed
+        self.failed: list[str] = []  # local responses >= 400, or local requests that failed
         self.errors: list[str] = []  # uncaught JavaScript exceptions
         self.console: list[str] = []  # console.error messages
-        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=theme)
+        # the reader's choice in the theme's switch, as the theme stores it (file:// pages have storage too)
+        self.context.add_init_script(f"try {{ localStorage.setItem('mode', '{theme}'); "
+                                     f"localStorage.setItem('theme', '{theme}'); }} catch (e) {{}}")
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
@@ -221,19 +221,23 @@ class Visit:
         self.page.on("console", lambda msg: self.console.append(msg.text) if msg.type == "error" else None)
         self.response = self.page.goto(url, wait_until="load")
 
+    @staticmethod
+    def _local(url: str) -> bool:
+        return url.startswith(("data:", "file:", "blob:")) or urlparse(url).hostname in LOOPBACK
+
     def _route(self, route):
-        if urlparse(route.request.url).hostname in LOOPBACK or route.request.url.startswith("data:"):
+        if self._local(route.request.url):
             route.continue_()
         else:
             self.blocked.append(route.request.url)
             route.abort("internetdisconnected")
 
     def _response(self, response):
-        if urlparse(response.url).hostname in LOOPBACK and response.status >= 400:
+        if self._local(response.url) and response.status >= 400:
             self.failed.append(f"{response.status} {response.url}")
 
     def _request_failed(self, request):
-        if urlparse(request.url).hostname in LOOPBACK:
+        if self._local(request.url):
             self.failed.append(f"{request.failure} {request.url}")
 
     def close(self):
@@ -241,11 +245,14 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser, server):
+def visit(browser, server, site):
+    """``visit(path, width=1280, theme="light", scheme="http")``: open a page of the book over http
+    (the loopback server) or from disk (``file://``)."""
     opened: list[Visit] = []
 
-    def open_page(path: str, width: int = 1280) -> Visit:
-        v = Visit(browser, server + path, width)
+    def open_page(path: str, width: int = 1280, theme: str = "light", scheme: str = "http") -> Visit:
+        base = server if scheme == "http" else site.resolve().as_uri() + "/"
+        v = Visit(browser, base + path, width, theme)
         opened.append(v)
         return v
 
@@ -322,6 +329,7 @@ def _page_url_path(url: str) -> str:
 @pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
 def test_page(page, visit, server):
     v = visit(page + ".html")
+    v.page.evaluate(JS_READ_THROUGH)  # figures load as they come into view
     shots = screenshot_dir()
     v.page.screenshot(path=str(shots / f"{page_id(page)}.png"))
     v.page.screenshot(path=str(shots / f"{page_id(page)}.full.png"), full_page=True)
@@ -374,6 +382,8 @@ def test_page(page, visit, server):
     # math is marked up for MathJax and typeset by the copy of MathJax served with the book
     # (book/_static/mathjax), so it renders with no network at all
     math = v.page.evaluate(JS_MATH)
+    if not math["count"]:
+        assert not math["mathjax"], f"{page}: loads MathJax but holds no math"
     if math["count"]:
         assert math["mathjax"], f"{page}: has math but loads no MathJax script"
         assert not math["bad"], f"{page}: math without TeX delimiters: {math['bad'][:3]}"
@@ -398,26 +408,74 @@ JS_WIDE_OUTPUT = """
   .map(p => `${p.scrollWidth}>${p.clientWidth}: ${p.textContent.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 80)}`)
 """
 
-# What a page weighs: the HTML document (with the explorers' data), its images, and the
-# explorer modules; the theme's shared CSS/JS/fonts and MathJax are listed apart (cached once
-# for the whole book).
+# What a page weighs on a first visit, everything counted: the HTML (with the explorers' data), and
+# every file it made the browser fetch (images, scripts, stylesheets, fonts, MathJax and its fonts).
 JS_WEIGHT = r"""
 () => {
   const nav = performance.getEntriesByType('navigation')[0];
-  const out = {html: nav.encodedBodySize || nav.transferSize, images: 0, explorers: 0, shared: 0};
+  const out = {html: nav.encodedBodySize || nav.transferSize, images: 0, explorers: 0, mathjax: 0, fonts: 0, theme: 0};
   for (const r of performance.getEntriesByType('resource')) {
     const size = r.encodedBodySize || r.transferSize || 0;
     if (r.name.startsWith('data:')) continue;
     if (r.initiatorType === 'img' || /\/_images\//.test(r.name)) out.images += size;
     else if (/\/_static\/explorers\//.test(r.name)) out.explorers += size;
-    else out.shared += size;
+    else if (/\/mathjax\//.test(r.name)) out.mathjax += size;
+    else if (/\.(woff2?|ttf|otf)(\?|$)/.test(r.name)) out.fonts += size;
+    else out.theme += size;
   }
-  // images embedded in the HTML as data: URIs are already in the html count
+  out.total = out.html + out.images + out.explorers + out.mathjax + out.fonts + out.theme;
   return out;
 }
 """
 
 JS_SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+# down the whole page and back, so that lazily loaded figures load (a reader who reads it all)
+JS_READ_THROUGH = """
+async () => {
+  for (let y = 0; y < document.documentElement.scrollHeight; y += 600) {
+    window.scrollTo(0, y);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  window.scrollTo(0, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  const pending = Array.from(document.images).filter((i) => i.loading === 'lazy' && !i.complete
+    && getComputedStyle(i).display !== 'none');
+  await Promise.all(pending.map((i) => i.decode().catch(() => null)));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+}
+"""
+
+JS_EXPLORERS_DRAWN = """
+() => Array.from(document.querySelectorAll('[data-explorer]')).every((e) => e.dataset.firstPicture || e.dataset.failed)
+"""
+
+JS_EXPLORERS = """
+() => Array.from(document.querySelectorAll('[data-explorer]')).map((e) => {
+  const bg = getComputedStyle(e).backgroundColor.match(/[\\d.]+/g).map(Number);
+  return {name: e.dataset.explorer, failed: e.dataset.failed || null, drawn: !!e.dataset.firstPicture,
+          background: (0.2126 * bg[0] + 0.7152 * bg[1] + 0.0722 * bg[2]) / 255};
+})
+"""
+
+# Notebook figures: each a light/dark pair (book_figures.py); which of each pair the theme shows.
+JS_FIGURES_THEMED = r"""
+() => {
+  const figures = Array.from(document.querySelectorAll('main img')).filter((i) => /\/_images\/[0-9a-f]{64}(\.dark)?\.png$/.test(i.src));
+  const shown = figures.filter((i) => getComputedStyle(i).display !== 'none');
+  return {light: figures.filter((i) => !/\.dark\.png$/.test(i.src)).length,
+          dark: figures.filter((i) => /\.dark\.png$/.test(i.src)).length,
+          shown_light: shown.filter((i) => !/\.dark\.png$/.test(i.src)).length,
+          shown_dark: shown.filter((i) => /\.dark\.png$/.test(i.src)).length};
+}
+"""
+
+SCHEMES, WIDTHS, THEMES = ("file", "http"), (1280, PHONE_WIDTH), ("light", "dark")
+# where every control of every explorer is operated (elsewhere each must draw its first picture):
+# from disk and over http, at both widths, in both themes
+DRIVE = {("file", 1280, "dark"), ("http", PHONE_WIDTH, "light")}
+SCREENSHOT_PAGES = {"book/01_meet_the_model", "book/04_attention", "book/09_classifier"}
 
 
 def _record(page: str, key: str, value) -> None:
@@ -431,54 +489,112 @@ def _record(page: str, key: str, value) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
-def test_explorers_and_budget(page, visit):
-    """Every explorer on the page works offline; the page fits its weight and time budgets."""
-    from _explorer_driver import drive  # tests/ is on sys.path (pytest's rootdir conftest)
+def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> list[str]:
+    """Everything one visit must show; returns what went wrong (empty: nothing)."""
+    from _explorer_driver import JS_SNAPSHOT, drive  # tests/ is on sys.path (pytest's rootdir conftest)
 
-    v = visit(page + ".html")
-    v.page.wait_for_load_state("load")
-    v.page.wait_for_timeout(300)  # late resources (fonts, MathJax) into the timing buffer
-    weight = v.page.evaluate(JS_WEIGHT)
-    own = weight["html"] + weight["images"] + weight["explorers"]
-    _record(page, "weight", {**weight, "page": own})
-    assert own <= PAGE_BUDGET, f"{page}: weighs {own / 1e6:.2f} MB > {PAGE_BUDGET / 1e6:.0f} MB ({weight})"
-    assert weight["shared"] <= SHARED_BUDGET, (
-        f"{page}: the shared theme/MathJax files weigh {weight['shared'] / 1e6:.2f} MB > {SHARED_BUDGET / 1e6:.1f} MB ({weight})")
+    where = f"{scheme} {width} px {theme}"
+    problems: list[str] = []
+    v.page.wait_for_function(JS_EXPLORERS_DRAWN, timeout=15_000)
+    v.page.evaluate(JS_READ_THROUGH)
+    if v.page.evaluate("() => document.documentElement.dataset.theme") != theme:
+        problems.append(f"{where}: the page is not in the {theme} theme")
 
-    reports = drive(v.page)
-    names = {r["name"] for r in reports}
+    if scheme == "http" and width == 1280:  # a first visit's weight, every file counted
+        weight = v.page.evaluate(JS_WEIGHT)
+        _record(page, f"weight_{theme}", weight)
+        if weight["total"] > PAGE_BUDGET:
+            problems.append(f"{where}: weighs {weight['total'] / 1e6:.2f} MB > {PAGE_BUDGET / 1e6:.0f} MB ({weight})")
+
+    explorers = v.page.evaluate(JS_EXPLORERS)
     expected = EXPECTED_EXPLORERS.get(page, set())
-    assert expected <= names, f"{page}: missing explorer(s) {sorted(expected - names)} (found {sorted(names)})"
-    firsts = {}
-    for r in reports:
-        assert r["failed"] is None, f"{page}: explorer {r['name']} failed: {r['failed']}"
-        assert r["controls"], f"{page}: explorer {r['name']} has no controls"
-        assert not r["unchanged"], f"{page}: explorer {r['name']}: nothing changed for {r['unchanged']}"
-        t = r["timing"]  # ms since navigation start; after_load < 0: drawn before the load event
-        firsts[r["name"]] = {"at": round(t["first"], 1), "after_parse": round(t["first"] - t["interactive"], 1),
-                             "after_load": round(t["first"] - t["load"], 1)}
-    if firsts:
-        _record(page, "first_picture_ms", firsts)
-    slow = {k: f for k, f in firsts.items() if f["after_load"] > FIRST_PICTURE_MS}
-    assert not slow, f"{page}: first picture later than {FIRST_PICTURE_MS} ms after page load: {slow}"
-    console = [m for m in v.console if not (v.blocked and "ERR_INTERNET_DISCONNECTED" in m)
-               and not any(noise in m for noise in THEME_CONSOLE_NOISE)]
-    assert not console, f"{page}: console errors: {console}"
-    assert not v.errors, f"{page}: JavaScript errors: {v.errors}"
-    off = [u for u in v.blocked if "/_static/explorers/" in u]
-    assert not off, f"{page}: an explorer asked the network for {off}"
+    if not expected <= {e["name"] for e in explorers}:
+        problems.append(f"{where}: missing explorer(s) {sorted(expected - {e['name'] for e in explorers})}")
+    for e in explorers:
+        if e["failed"] or not e["drawn"]:
+            problems.append(f"{where}: explorer {e['name']} did not draw: {e['failed']}")
+        if (e["background"] < 0.5) != (theme == "dark"):
+            problems.append(f"{where}: explorer {e['name']} has a {'dark' if e['background'] < 0.5 else 'light'} background")
+
+    figures = v.page.evaluate(JS_FIGURES_THEMED)
+    if figures["dark"] != figures["light"]:
+        problems.append(f"{where}: {figures['light'] - figures['dark']} of {figures['light']} figures have no dark copy "
+                        "(notebooks executed before book_figures.py? `make clean` and build again)")
+    want = {"shown_light": figures["light"], "shown_dark": 0} if theme == "light" else \
+        {"shown_light": 0, "shown_dark": figures["dark"]}
+    if {k: figures[k] for k in want} != want:
+        problems.append(f"{where}: figures shown {figures}, want {want}")
+
+    if (scheme, width, theme) in DRIVE and explorers:
+        for r in drive(v.page):
+            if r["failed"] or not r["controls"] or r["unchanged"]:
+                problems.append(f"{where}: explorer {r['name']}: failed {r['failed']}, controls {r['controls']}, "
+                                f"nothing changed for {r['unchanged']}")
+        # the theme switches: every canvas explorer draws again in the other theme's colours
+        canvases = [i for i, e in enumerate(explorers) if v.page.locator("[data-explorer]").nth(i).locator("canvas").count()]
+        before = [v.page.evaluate(JS_SNAPSHOT, i) for i in canvases]
+        other = "light" if theme == "dark" else "dark"
+        v.page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{other}'; }}")
+        v.page.wait_for_timeout(400)
+        same = [explorers[i]["name"] for i, b in zip(canvases, before) if v.page.evaluate(JS_SNAPSHOT, i) == b]
+        if same:
+            problems.append(f"{where}: explorers not redrawn when the theme switched to {other}: {same}")
+        v.page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{theme}'; }}")
+        v.page.wait_for_timeout(200)
+
+    if scheme == "http" and width == 1280 and theme == "light":
+        firsts = {}
+        for i, e in enumerate(explorers):
+            t = v.page.evaluate(_JS_TIMING, i)
+            firsts[e["name"]] = round(t["first"] - t["load"], 1)
+        if firsts:
+            _record(page, "first_picture_ms_after_load", firsts)
+        slow = {k: f for k, f in firsts.items() if f > FIRST_PICTURE_MS}
+        if slow:
+            problems.append(f"{where}: first picture later than {FIRST_PICTURE_MS} ms after page load: {slow}")
+
+    sideways = v.page.evaluate(JS_SIDEWAYS)
+    if sideways > 0:
+        problems.append(f"{where}: scrolls sideways by {sideways} px")
+    if scheme == "file" and page in SCREENSHOT_PAGES:
+        v.page.screenshot(path=str(screenshot_dir() / f"{page_id(page)}.{width}.{theme}.png"), full_page=True)
+    if v.console:
+        problems.append(f"{where}: console errors: {v.console}")
+    if v.errors:
+        problems.append(f"{where}: JavaScript errors: {v.errors}")
+    if v.failed:
+        problems.append(f"{where}: failed requests: {v.failed}")
+    if v.blocked:
+        problems.append(f"{where}: asked the network for {v.blocked}")
+    return problems
+
+
+_JS_TIMING = """
+(i) => {
+  const el = document.querySelectorAll('[data-explorer]')[i];
+  const nav = performance.getEntriesByType('navigation')[0];
+  return {first: Number(el.dataset.firstPicture), load: nav.loadEventEnd};
+}
+"""
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
-def test_phone_width(page, visit):
-    """At 400 px no page scrolls sideways (wide code and tables scroll inside their own box)."""
-    v = visit(page + ".html", width=PHONE_WIDTH)
-    v.page.wait_for_load_state("load")
-    v.page.wait_for_timeout(200)
-    v.page.screenshot(path=str(screenshot_dir() / f"{page_id(page)}.{PHONE_WIDTH}.png"), full_page=True)
-    sideways = v.page.evaluate(JS_SIDEWAYS)
-    assert sideways <= 0, f"{page}: scrolls sideways by {sideways} px at {PHONE_WIDTH} px"
+def test_page_everywhere(page, visit):
+    """The page opened from disk (file://) and over http, at desktop and phone width, in the light
+    and the dark theme, with every off-machine request blocked: every explorer draws (and, in
+    :data:`DRIVE`, answers every control, and draws again when the theme switches), every figure
+    has its copy for the theme, nothing scrolls sideways, no console error, no failed request, and
+    a first visit over http weighs at most :data:`PAGE_BUDGET`, everything counted."""
+    problems = []
+    for scheme in SCHEMES:
+        for width in WIDTHS:
+            for theme in THEMES:
+                v = visit(page + ".html", width=width, theme=theme, scheme=scheme)
+                try:
+                    problems += _check_visit(page, v, scheme, width, theme)
+                finally:
+                    v.close()
+    assert not problems, f"{page}:\n" + "\n".join(problems)
 
 
 JS_ICONS = """
@@ -507,6 +623,42 @@ def test_icons_draw_from_the_web_fonts(visit, site):
         assert "Font Awesome" in icon["font"], f"an icon is not drawn by the icon font: {icon}"
 
 
+JS_ALL_ICONS = """
+() => Array.from(document.querySelectorAll('[class*="fa-"]')).map(i => {
+  const s = getComputedStyle(i, '::before');
+  return {cls: (i.getAttribute('class') || '').replace(/\\s+/g, ' '), content: s.content, family: s.fontFamily, weight: s.fontWeight};
+}).filter(i => i.content && i.content !== 'none' && i.content !== 'normal' && /Font Awesome/.test(i.family))
+"""
+
+
+@pytest.mark.parametrize("page", ["book/05_layernorm", "search"])
+def test_every_icon_is_in_its_font(visit, site, page):
+    """book_fixes.py trims the icon fonts to the icons the book shows: every icon a page can show
+    (visible or not, such as the other half of the light/dark switch) has its glyph in the font
+    file the stylesheet names for its family and weight."""
+    from fontTools.ttLib import TTFont
+
+    v = visit(page + ".html")
+    v.page.wait_for_load_state("load")
+    css_path = site / "_static" / "styles" / "pydata-sphinx-theme.css"
+    faces = {}
+    for face in re.findall(r"@font-face\{([^}]*)\}", css_path.read_text(encoding="utf-8")):
+        family = re.search(r"font-family:([^;]*)", face).group(1).replace("\\", "").strip(" \"'")
+        weight = re.search(r"font-weight:(\d+)", face).group(1)
+        url = re.search(r"src:url\(([^)]*)\)", face).group(1)
+        faces[(family, weight)] = set(TTFont(css_path.parent / url).getBestCmap())
+    icons = v.page.evaluate(JS_ALL_ICONS)
+    assert len(icons) >= 5, icons
+    missing = []
+    for icon in icons:
+        family = icon["family"].split(",")[0].strip(" \"'")
+        glyphs = faces.get((family, icon["weight"]))
+        char = icon["content"].strip("\"")
+        if glyphs is None or len(char) != 1 or ord(char) not in glyphs:
+            missing.append(icon)
+    assert not missing, f"icons whose glyph the font lacks: {missing}"
+
+
 def test_navigation_lists_every_page(visit):
     """The sidebar of the home page links every page of the table of contents."""
     v = visit("index.html")  # redirects to the root page
@@ -533,6 +685,19 @@ def test_search_finds_attention(visit):
         "as => as.map(a => a.href)")}
     assert linked & set(PAGES), f"search results link no page of the book: {sorted(linked)}"
     assert not v.failed, "local requests failed on the search page:\n" + "\n".join(v.failed)
+
+
+def test_no_page_needs_module_scripts(site):
+    """Opened from disk, a browser refuses module scripts and imports from other files: no built page
+    loads one (``<script type="module" src>``, or an inline module that imports)."""
+    offenders = []
+    for page in sorted(site.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        for tag, body in re.findall(r"(<script\b[^>]*>)(.*?)</script>", text, re.S):
+            module = re.search(r'type\s*=\s*"module"', tag)
+            if module and ("src=" in tag or re.search(r"\bimport\b[^;]*\bfrom\b|\bimport\s*\(", body)):
+                offenders.append(f"{page.relative_to(site)}: {tag[:80]}")
+    assert not offenders, "pages that need module scripts (dead from file://):\n" + "\n".join(offenders)
 
 
 def test_toc_reader():

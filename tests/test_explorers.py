@@ -60,10 +60,17 @@ def test_unknown_explorer_is_refused():
 
 
 def test_every_name_has_a_module_with_render():
+    from vit_tutorial.explorers import bundle
+
     for name in explorers.NAMES:
-        source = explorers.module_source(name)
-        assert "export default { render }" in source, name
+        assert "export default { render }" in (bundle.JS_DIR / f"{name}.js").read_text(), name
+        source = explorers.module_source(name)  # what anywidget runs: one ES module, its imports linked in
+        assert len(re.findall(r"^export default", source, re.M)) == 1 and source.rstrip().endswith(f"export default __vt_{name}.__default__;")
+        assert not re.search(r"^\s*import\b|\bimport\s*\(", source, re.M), f"{name}: an import is left in the linked module"
         assert "http://" not in source and "https://" not in source, f"{name}: no network in a module"
+        script = bundle.book_script(name)  # what the book loads: a classic script, no import or export at all
+        assert not re.search(r"^\s*(import|export)\b|\bimport\s*\(", script, re.M), name
+        assert "function vtRoot(" in script and f'vt.explorers["{name}"]' in script, name
 
 
 def test_mime_bundle_has_widget_view_and_static_html():
@@ -128,6 +135,15 @@ def test_layernorm_statistics_are_exact():
     np.testing.assert_allclose(stats[:, 0], x[0].mean(-1).numpy(), atol=1e-5)
     np.testing.assert_allclose(stats[:, 4], ref.mean(-1).numpy(), atol=1e-5)
     np.testing.assert_allclose(stats[:, 5], ref.std(-1, unbiased=False).numpy(), atol=1e-5)
+    # what the page draws: the 8-bit x normalised with the sent mean and 1/sqrt(var + eps), times the
+    # 8-bit γ, plus the 8-bit β, is LayerNorm's output to within those half steps
+    xq, wq, bq = (explorers.unpack(e.data[k]) for k in ("x", "weight", "bias"))
+    centre = np.array(e.data["centre"])
+    page = (xq - centre[:, :1]) * centre[:, 1:] * wq + bq
+    x0, normed = x[0].numpy(), ((x[0] - x[0].mean(-1, keepdim=True)) / (x[0].var(-1, unbiased=False, keepdim=True) + 1e-6).sqrt()).numpy()
+    half = lambda v: (v.max(-1, keepdims=True) - v.min(-1, keepdims=True)) / 510  # noqa: E731
+    bound = half(x0) * centre[:, 1:] * np.abs(w.numpy()) + half(w.numpy()) * np.abs(normed) + half(b.numpy()) + 1e-6
+    assert (np.abs(page - ref.numpy()) <= bound).all()
     with pytest.raises(ValueError, match="weight and bias"):
         explorers.layernorm(x, w[:3], b)
 
@@ -173,17 +189,20 @@ def harness(tmp_path_factory, model):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html", [e.name for e in items]
+    yield {"http": f"http://127.0.0.1:{httpd.server_address[1]}/index.html", "file": (root / "index.html").as_uri(),
+           "names": [e.name for e in items]}
     httpd.shutdown()
     httpd.server_close()
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("width", [1280, 400])
-def test_every_explorer_works_offline(harness, chromium, width):
+@pytest.mark.parametrize("scheme, width", [("http", 1280), ("http", 400), ("file", 1280)])
+def test_every_explorer_works_offline(harness, chromium, scheme, width):
+    """Over http and opened from disk (file://, where browsers refuse module scripts): every explorer
+    draws and answers every control, by mouse and by keyboard."""
     from _explorer_driver import block_network, drive, drive_keyboard
 
-    url, names = harness
+    url, names = harness[scheme], harness["names"]
     context = chromium.new_context(viewport={"width": width, "height": 900})
     blocked, errors = block_network(context), []
     page = context.new_page()
@@ -192,7 +211,7 @@ def test_every_explorer_works_offline(harness, chromium, width):
     page.goto(url, wait_until="load")
     reports = drive(page)
     by_keyboard = drive_keyboard(page)
-    page.screenshot(path=str(_shots() / f"explorers-{width}.png"), full_page=True)
+    page.screenshot(path=str(_shots() / f"explorers-{scheme}-{width}.png"), full_page=True)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     context.close()
     assert [r["name"] for r in reports] == names

@@ -43,6 +43,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+if __import__("os").environ.get("VIT_TUTORIAL_DARK_FIGURES") == "1":  # the book's build (book/_ext/dark_figures.py)
+    from .figures.dark import install as _install_dark_figures
+
+    _install_dark_figures()
+
+
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -5,36 +5,48 @@ fallback: ``<div data-explorer="NAME">`` with the explorer's data as JSON. _conf
 myst-nb to prefer that ``text/html`` in HTML builds (``nb_mime_priority_overrides``). This
 extension then
 
-* writes each explorer's ES module (``_common.js`` + ``NAME.js``, exactly the module anywidget
-  runs live), ``host.js`` and ``explorers.css`` into ``_static/explorers/`` of the build;
-* on each page that holds explorers (and only there) adds the stylesheet and one inline
-  module script that imports ``host.js`` and those explorers' modules *statically*: they are
-  fetched while the page is parsed and run before DOMContentLoaded, so the first picture does
-  not wait for MathJax or the theme's scripts (a dynamic ``import()`` did, by up to 800 ms);
+* writes each explorer as a *classic* script into ``_static/explorers/`` of the build
+  (``NAME.js``: the same ES modules anywidget runs live, linked by
+  :func:`vit_tutorial.explorers.bundle.book_script`), with ``host.js`` and ``explorers.css``.
+  Browsers refuse module scripts in a page opened from disk (``file://``, origin 'null'); classic
+  scripts run there as over http;
+* on each page that holds explorers (and only there) adds the stylesheet and, ``defer``-ed, the
+  scripts of those explorers and then the host: they are fetched while the page is parsed and
+  run, in order, before DOMContentLoaded, so the first picture waits for neither MathJax nor
+  the theme's scripts. No inline script, no ``type="module"``;
 * drops the ipywidgets state that nbclient saves in an executed notebook's metadata, which
   myst-nb would otherwise embed in the page (hundreds of KB nothing can use, plus scripts
   from a CDN): with the text/html fallback no widget manager runs in the book.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 STATIC_DIR = "explorers"
+HOST = "host.js"
+EXPLORER_ROOT = re.compile(r'data-explorer="([a-z0-9_-]+)"')
+
+
+def _files() -> dict[str, str]:
+    """What ``_static/explorers`` holds: file name -> text."""
+    from vit_tutorial.explorers import bundle
+    from vit_tutorial.explorers._base import NAMES, stylesheet
+
+    files = {f"{name}.js": bundle.book_script(name) for name in NAMES}
+    files[HOST] = bundle.book_host()
+    files["explorers.css"] = stylesheet()
+    return files
 
 
 def write_modules(outdir: Path) -> list[Path]:
-    """Write the explorers' modules, host and stylesheet into ``outdir/_static/explorers``."""
-    from vit_tutorial.explorers._base import JS_DIR, NAMES, module_source, stylesheet
-
+    """Write every explorer's classic script, the host and the stylesheet into ``outdir/_static/explorers``."""
     target = Path(outdir) / "_static" / STATIC_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in NAMES:
-        path = target / f"{name}.js"
-        path.write_text(module_source(name), encoding="utf-8")
-        written.append(path)
-    for path, text in ((target / "host.js", (JS_DIR / "host.js").read_text(encoding="utf-8")),
-                       (target / "explorers.css", stylesheet())):
+    for file, text in _files().items():
+        path = target / file
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
@@ -59,29 +71,25 @@ def _drop_widget_state(app, pagename, templatename, context, doctree):
 
 
 def head_html(names, url) -> str:
-    """What a page with the explorers ``names`` needs in its head: the stylesheet and one inline
-    module script that imports ``host.js`` and those explorers' modules *statically* (fetched
-    while the page is parsed, run before DOMContentLoaded) and mounts every ``[data-explorer]``.
+    """What a page with the explorers ``names`` needs in its head: the stylesheet, the explorers'
+    classic scripts and then the host, all ``defer``-ed (run in this order once the page is parsed).
     ``url(file)``: the address of ``_static/explorers/<file>`` from the page."""
-    import json
+    files = _files()
+    scripts = [f"{name}.js" for name in sorted(set(names))] + [HOST]
+    missing = [f for f in scripts if f not in files]
+    if missing:
+        raise ValueError(f"no explorer script for {missing}: is the name in vit_tutorial.explorers._base.NAMES?")
 
-    def spec(file):  # a module specifier must be "./x", "../x", "/x" or a full URL
-        u = url(file)
-        return u if u.startswith(("./", "../", "/")) or "://" in u else "./" + u
+    def versioned(file):  # a new build's scripts are never taken from a browser's cache of an older one
+        return f"{url(file)}?v={hashlib.sha256(files[file].encode()).hexdigest()[:8]}"
 
-    names = sorted(set(names))
-    imports = "".join(f"import m{i} from {json.dumps(spec(n + '.js'))};" for i, n in enumerate(names))
-    table = ",".join(f"{json.dumps(n)}:m{i}" for i, n in enumerate(names))
-    return (f'<link rel="stylesheet" href="{url("explorers.css")}">\n'
-            f'<script type="module">import {{mountAll}} from {json.dumps(spec("host.js"))};{imports}'
-            f'mountAll({{{table}}});</script>\n')
+    return (f'<link rel="stylesheet" href="{versioned("explorers.css")}">\n'
+            + "".join(f'<script defer src="{versioned(file)}"></script>\n' for file in scripts))
 
 
 def _mount_explorers(app, pagename, templatename, context, doctree):
     """Pages with explorers get :func:`head_html`; pages without load nothing of ours."""
-    import re
-
-    names = re.findall(r'data-explorer="([a-z_]+)"', context.get("body") or "")
+    names = EXPLORER_ROOT.findall(context.get("body") or "")
     if names and "pathto" in context:
         url = lambda file: context["pathto"](f"_static/{STATIC_DIR}/{file}", 1)  # noqa: E731
         context["metatags"] = context.get("metatags", "") + head_html(names, url)

@@ -50,14 +50,14 @@ def _grid(n: int, grid=None) -> tuple[int, int]:
     return tuple(int(g) for g in grid_shape(n, grid))
 
 
-def attention(photo, maps, *, grid=None, query: int = 1, query_stride: int = 2, source=None) -> Explorer:
+def attention(photo, maps, *, grid=None, query: int = 1, query_stride: int = 3, source=None) -> Explorer:
     """Where a query looks: pick the layer, the head and the query ([CLS] or a patch; click the photo).
 
     ``photo``: the ``(H, W, 3)`` picture in [0, 1] (``images.to_display``); ``maps``: one image's
     attention weights ``(layers, heads, N + 1, N + 1)`` (token 0 is [CLS]). To keep the page
-    small, patch queries are those on every ``query_stride``-th row and column (49 of 196 for
-    ViT-B/16 with the default 2; ``query_stride=1`` keeps them all); the weights are sent with
-    4 bits per value, scaled per map.
+    small, patch queries are those on every ``query_stride``-th row and column (25 of 196 for
+    ViT-B/16 with the default 3; the page's data grows with their number, about 20 KB each;
+    ``query_stride=1`` keeps them all); the weights are sent with 4 bits per value, scaled per map.
     """
     m = np.asarray(maps.detach().cpu().float() if hasattr(maps, "detach") else maps, dtype=np.float64)
     if m.ndim != 4 or m.shape[-1] != m.shape[-2]:
@@ -74,7 +74,8 @@ def attention(photo, maps, *, grid=None, query: int = 1, query_stride: int = 2, 
     picked = m[:, :, queries]  # (L, H, Q, N)
     note = None
     if query_stride > 1:
-        note = f"patch queries on every {query_stride}nd row and column ({len(queries) - 1} of {n - 1})"
+        nth = {2: "2nd", 3: "3rd"}.get(query_stride, f"{query_stride}th")
+        note = f"patch queries on every {nth} row and column ({len(queries) - 1} of {n - 1})"
     data = {
         "photo": image_uri(photo), "grid": [rows, cols], "layers": layers, "heads": heads,
         "queries": queries, "query": query, "query_note": note,
@@ -159,7 +160,8 @@ def patches(photo, embeddings, *, grid=None, index: int = 30, neighbours: int = 
 def layernorm(x, weight, bias, eps: float = 1e-12, *, token: int = 1, source=None) -> Explorer:
     """LayerNorm per token: pick a token to see its values before, normalised, and after γ and β,
     with their mean and standard deviation. ``x``: ``(N, D)`` or ``(1, N, D)``; ``weight``, ``bias``:
-    ``(D,)``. The statistics are computed here, in float64, from the exact values."""
+    ``(D,)``. The statistics are computed here, in float64, from the exact values; the page gets
+    ``x``, γ and β (8 bits per value) and normalises each token with its exact mean and std."""
     a = _one_image(_array(x, "x"), "x", 2)
     w, b = _array(weight, "weight", 1), _array(bias, "bias", 1)
     n, d = a.shape
@@ -173,7 +175,9 @@ def layernorm(x, weight, bias, eps: float = 1e-12, *, token: int = 1, source=Non
     after = normed * w + b
     stats = np.stack([a.mean(1), a.std(1), normed.mean(1), normed.std(1), after.mean(1), after.std(1)], axis=1)
     return make("layernorm", {
-        "x": pack(a), "normed": pack(normed), "after": pack(after), "stats": floats(stats, 5),
+        "x": pack(a), "weight": pack(w, rowwise=False), "bias": pack(b, rowwise=False), "stats": floats(stats, 5),
+        # per token: the mean and 1 / sqrt(var + eps) the page normalises with (7 significant digits)
+        "centre": [[float(f"{m:.7g}"), float(f"{1 / np.sqrt(v + eps):.7g}")] for m, v in zip(mean[:, 0], var[:, 0])],
         "eps": float(eps), "token": token, "stamp": _stamp(source),
     })
 

@@ -2,20 +2,23 @@
 
 An explorer is an :class:`Explorer` (an ``anywidget.AnyWidget``) whose only synced state
 is ``data``: a JSON-able dict computed in Python, with arrays packed by :func:`pack`
-(quantised to 8 or 4 bits per row, base64). Its front end is one ES module,
-``js/<name>.js`` with ``js/_common.js`` in front of it (:func:`module_source`), that
-follows anywidget's ``render({model, el})`` contract and reads ``model.get("data")``.
+(quantised to 8 or 4 bits per row, base64). Its front end is the ES module ``js/<name>.js``,
+which imports what it shares with the others from ``js/_common.js`` and follows anywidget's
+``render({model, el})`` contract, reading ``model.get("data")``.
 
-Two hosts run the same module:
+Two hosts run the same module, linked into one text by :mod:`.bundle` (one build step, in Python):
 
 * live (JupyterLab, Notebook 7, VS Code, Colab): anywidget, through the widget view in the
-  output's mime bundle;
+  output's mime bundle, runs it as one ES module (:func:`module_source`);
 * the static book: the same output also carries ``text/html`` (:meth:`Explorer.static_html`),
   a ``<div data-explorer="<name>">`` holding the data as JSON. The book's Sphinx extension
-  (``book/_ext/explorers_host.py``) prefers that ``text/html`` over the widget view, copies the
-  modules and ``host.js`` into ``_static/explorers/``, and loads ``host.js`` on pages with an
-  explorer; ``host.js`` imports the module and calls ``render`` with a small stand-in model.
-  No kernel, no network, no widget manager.
+  (``book/_ext/explorers_host.py``) prefers that ``text/html`` over the widget view, writes each
+  explorer as a classic script (:func:`.bundle.book_script`, which browsers run from ``file://``
+  too) plus ``host.js`` into ``_static/explorers/``, and loads them on pages with an explorer;
+  the host calls ``render`` with a small stand-in model. No kernel, no network, no widget manager.
+
+A new explorer: add ``js/<name>.js`` (imports from ``./_common.js``, ``export default { render }``),
+its name to :data:`NAMES`, and a Python function that calls :func:`make`; both hosts pick it up.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from pathlib import Path
 import anywidget
 import numpy as np
 import traitlets
+
+from . import bundle
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 NAMES = ("patches", "positions", "attention", "layernorm", "residual", "activations",
@@ -121,12 +126,12 @@ def image_uri(picture, size: int | None = None, quality: int = 85) -> str:
 
 
 # --------------------------------------------------------------------------- the module
-@lru_cache(maxsize=None)
 def module_source(name: str) -> str:
-    """The ES module of explorer ``name``: ``_common.js`` followed by ``<name>.js``."""
+    """The ES module of explorer ``name`` as one text: ``js/<name>.js`` linked with what it imports
+    (:func:`vit_tutorial.explorers.bundle.esm`), what anywidget runs live."""
     if name not in NAMES:
         raise ValueError(f"unknown explorer {name!r}; known: {', '.join(NAMES)}")
-    return (JS_DIR / "_common.js").read_text(encoding="utf-8") + "\n" + (JS_DIR / f"{name}.js").read_text(encoding="utf-8")
+    return bundle.esm(name)
 
 
 @lru_cache(maxsize=None)

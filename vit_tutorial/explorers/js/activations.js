@@ -1,5 +1,7 @@
 // ch7: exact GELU, tanh GELU and ReLU over a range you choose (zoom with the sliders or the wheel).
 
+import { vtCanvas, vtCanvasXY, vtDrawn, vtFmt, vtRoot, vtSlider, vtStamp, vtUnpack, vtOnTheme, vtTheme } from "./_common.js";
+
 function vtErf(x) {
   const s = Math.sign(x), z = Math.abs(x);
   if (z < 3) { // Taylor series (double precision is ample up to 3)
@@ -22,15 +24,16 @@ const vtActs = {
 };
 
 function vtAxes(ctx, x0, y0, w, h, xlo, xhi, ylo, yhi, title) {
-  ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.strokeRect(x0, y0, w, h);
-  ctx.fillStyle = "#333"; ctx.font = "16px sans-serif"; ctx.textBaseline = "bottom"; ctx.textAlign = "left";
+  const th = vtTheme(ctx.canvas);
+  ctx.strokeStyle = th.grid; ctx.lineWidth = 1; ctx.strokeRect(x0, y0, w, h);
+  ctx.fillStyle = th.fg; ctx.font = "16px sans-serif"; ctx.textBaseline = "bottom"; ctx.textAlign = "left";
   ctx.fillText(title, x0, y0 - 4);
   ctx.font = "15px sans-serif"; ctx.textBaseline = "top";
   ctx.fillText(vtFmt(xlo), x0, y0 + h + 3); ctx.textAlign = "right"; ctx.fillText(vtFmt(xhi), x0 + w, y0 + h + 3);
   ctx.textBaseline = "middle"; ctx.fillText(vtFmt(yhi), x0 - 4, y0 + 6); ctx.fillText(vtFmt(ylo), x0 - 4, y0 + h - 6);
   if (ylo < 0 && yhi > 0) { // y = 0
     const y = y0 + h * (yhi / (yhi - ylo));
-    ctx.strokeStyle = "#ddd"; ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x0 + w, y); ctx.stroke();
+    ctx.strokeStyle = th.faint; ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x0 + w, y); ctx.stroke();
   }
 }
 
@@ -48,13 +51,16 @@ function render({ model, el }) {
   const data = model.get("data");
   const ui = vtRoot(el, "activations", "Activations: exact GELU, tanh GELU, ReLU");
   const state = { centre: 0, width: 8 };
-  const canvas = vtCanvas(640, 420, "the three activations, and exact minus tanh GELU, over the chosen range");
+  // the layout: two plots one above the other, sharing the x axis (canvas pixels)
+  const X0 = 70, W = 550, TOP = { y: 24, h: 220 }, GAP = { y: TOP.y + TOP.h + 46, h: 100 };
+  const canvas = vtCanvas(X0 + W + 20, GAP.y + GAP.h + 30, "the three activations, and exact minus tanh GELU, over the chosen range");
   canvas.dataset.wheel = "1"; canvas.classList.add("vt-clickable");
   ui.figure.append(canvas);
   const ctx = canvas.getContext("2d");
   const hist = data.hist ? vtUnpack(data.hist).values : null;
 
   function draw() {
+    const th = vtTheme(el);
     const lo = state.centre - state.width / 2, hi = state.centre + state.width / 2, n = 400;
     const xs = [], ys = { exact: [], tanh: [], relu: [], gap: [] };
     for (let i = 0; i < n; i++) {
@@ -69,8 +75,8 @@ function render({ model, el }) {
     let glo = Math.min(...ys.gap), ghi = Math.max(...ys.gap);
     if (ghi - glo < 1e-15) { ghi += 1e-9; glo -= 1e-9; }
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    const x0 = 70, w = 550;
-    vtAxes(ctx, x0, 24, w, 220, lo, hi, ylo, yhi, "activation(x)");
+    const x0 = X0, w = W;
+    vtAxes(ctx, x0, TOP.y, w, TOP.h, lo, hi, ylo, yhi, "activation(x)");
     if (hist && data.hist_range) { // where layer 0's MLP inputs fall (grey bars)
       const [hlo, hhi] = data.hist_range, bins = hist.length, top = Math.max(...hist) || 1;
       ctx.fillStyle = "rgba(120,120,120,0.18)";
@@ -78,19 +84,19 @@ function render({ model, el }) {
         const a = hlo + (hhi - hlo) * b / bins, z = a + (hhi - hlo) / bins;
         const pa = x0 + w * (a - lo) / (hi - lo), pz = x0 + w * (z - lo) / (hi - lo);
         if (pz < x0 || pa > x0 + w) continue;
-        const hh = 220 * hist[b] / top * 0.9;
-        ctx.fillRect(Math.max(x0, pa), 24 + 220 - hh, Math.min(x0 + w, pz) - Math.max(x0, pa), hh);
+        const hh = TOP.h * hist[b] / top * 0.9;
+        ctx.fillRect(Math.max(x0, pa), TOP.y + TOP.h - hh, Math.min(x0 + w, pz) - Math.max(x0, pa), hh);
       }
     }
-    vtCurve(ctx, xs, ys.relu, x0, 24, w, 220, ylo, yhi, "#55A868");
-    vtCurve(ctx, xs, ys.exact, x0, 24, w, 220, ylo, yhi, "#4C72B0");
-    vtCurve(ctx, xs, ys.tanh, x0, 24, w, 220, ylo, yhi, "#DD8452", [6, 4]);
+    vtCurve(ctx, xs, ys.relu, x0, TOP.y, w, TOP.h, ylo, yhi, "#55A868");
+    vtCurve(ctx, xs, ys.exact, x0, TOP.y, w, TOP.h, ylo, yhi, "#4C72B0");
+    vtCurve(ctx, xs, ys.tanh, x0, TOP.y, w, TOP.h, ylo, yhi, "#DD8452", [6, 4]);
     ctx.font = "15px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
     [["#4C72B0", "GELU (exact, erf)"], ["#DD8452", "GELU (tanh approx.)"], ["#55A868", "ReLU"]].forEach(([c, t], i) => {
-      ctx.fillStyle = c; ctx.fillRect(x0 + 8, 38 + i * 20, 14, 3); ctx.fillStyle = "#333"; ctx.fillText(t, x0 + 26, 39 + i * 20);
+      ctx.fillStyle = c; ctx.fillRect(x0 + 8, TOP.y + 14 + i * 20, 14, 3); ctx.fillStyle = th.fg; ctx.fillText(t, x0 + 26, TOP.y + 15 + i * 20);
     });
-    vtAxes(ctx, x0, 290, w, 100, lo, hi, glo, ghi, "exact − tanh GELU");
-    vtCurve(ctx, xs, ys.gap, x0, 290, w, 100, glo, ghi, "#C44E52");
+    vtAxes(ctx, x0, GAP.y, w, GAP.h, lo, hi, glo, ghi, "exact − tanh GELU");
+    vtCurve(ctx, xs, ys.gap, x0, GAP.y, w, GAP.h, glo, ghi, "#C44E52");
     let worst = 0;
     for (let i = 1; i < n; i++) if (Math.abs(ys.gap[i]) > Math.abs(ys.gap[worst])) worst = i;
     ui.readout.textContent = `x from ${vtFmt(lo)} to ${vtFmt(hi)}: largest |exact − tanh| = ${Math.abs(ys.gap[worst]).toExponential(2)} at x = ${vtFmt(xs[worst])}`
@@ -105,7 +111,7 @@ function render({ model, el }) {
   canvas.addEventListener("wheel", (event) => { // zoom around the pointer
     event.preventDefault();
     const [px] = vtCanvasXY(canvas, event);
-    const x = state.centre - state.width / 2 + state.width * Math.min(1, Math.max(0, (px - 70) / 550));
+    const x = state.centre - state.width / 2 + state.width * Math.min(1, Math.max(0, (px - X0) / W));
     const z = Math.min(10, Math.max(0, Number(zoom.input.value) + (event.deltaY < 0 ? 0.5 : -0.5)));
     zoom.set(z);
     const width = 8 / Math.pow(2, z);
@@ -116,6 +122,7 @@ function render({ model, el }) {
   }, { passive: false });
   draw();
   vtStamp(el, data);
+  return vtOnTheme(el, draw);
 }
 
 export default { render };

@@ -1,6 +1,9 @@
 // ch4: where one query looks. Layer, head, query patch or [CLS]; click the photo to pick the query,
 // click a head in the small maps to pick the head.
 
+import { vtCanvas, vtCanvasXY, vtDrawn, vtEl, vtFmt, vtHeat, vtImage, vtRoot, vtSelect, vtSlider, vtStamp,
+  vtUnpack, vtOnTheme, vtTheme } from "./_common.js";
+
 function render({ model, el }) {
   const data = model.get("data");
   const ui = vtRoot(el, "attention", "Attention: where does a query look?");
@@ -10,12 +13,16 @@ function render({ model, el }) {
   const state = { layer: 0, head: 0, q: Math.max(0, data.queries.indexOf(data.query)) };
   const patchQueries = data.queries.map((t, i) => [t, i]).filter(([t]) => t > 0);
 
-  const big = vtCanvas(448, 448, "the photo with the chosen query's attention over it; click to choose the query patch");
+  // the layout (canvas pixels): the photo at twice the model's 224 px, and a small map per head,
+  // PER_ROW heads a row, each map with its label above it
+  const SIDE = 448, PER_ROW = 4, MAP = 78, PAD = 3, LABEL = 16;
+  const CELL_W = MAP + 2 * PAD, CELL_H = LABEL + MAP + 2 * PAD;
+  const big = vtCanvas(SIDE, SIDE, "the photo with the chosen query's attention over it; click to choose the query patch");
   big.classList.add("vt-clickable");
-  const small = vtCanvas(4 * 84, Math.ceil(H / 4) * 100, "the same query in every head of the layer; click a head to choose it");
+  const small = vtCanvas(PER_ROW * CELL_W, Math.ceil(H / PER_ROW) * CELL_H, "the same query in every head of the layer; click a head to choose it");
   small.classList.add("vt-clickable");
-  const left = vtEl("div", { style: "flex: 1 1 300px; max-width: 448px" }, big);
-  const right = vtEl("div", { style: "flex: 1 1 220px; max-width: 336px" }, small);
+  const left = vtEl("div", { style: `flex: 1 1 300px; max-width: ${SIDE}px` }, big);
+  const right = vtEl("div", { style: `flex: 1 1 220px; max-width: ${PER_ROW * CELL_W}px` }, small);
   ui.figure.append(left, right);
   const bctx = big.getContext("2d"), sctx = small.getContext("2d");
   let photo = null;
@@ -24,23 +31,23 @@ function render({ model, el }) {
   const tokenName = (t) => (t === 0 ? "[CLS]" : `patch ${t - 1} (row ${Math.floor((t - 1) / cols)}, col ${(t - 1) % cols})`);
 
   function draw() {
-    const { layer, head, q } = state, token = data.queries[q];
-    bctx.clearRect(0, 0, 448, 448);
-    if (photo) bctx.drawImage(photo, 0, 0, 448, 448);
-    const [lo, hi] = vtHeat(bctx, maps, offset(layer, head, q), rows, cols, 0, 0, 448, 448, { alpha: 0.62 });
+    const { layer, head, q } = state, token = data.queries[q], th = vtTheme(el);
+    bctx.clearRect(0, 0, SIDE, SIDE);
+    if (photo) bctx.drawImage(photo, 0, 0, SIDE, SIDE);
+    const [lo, hi] = vtHeat(bctx, maps, offset(layer, head, q), rows, cols, 0, 0, SIDE, SIDE, { alpha: 0.62 });
     if (token > 0) {
       const r = Math.floor((token - 1) / cols), c = (token - 1) % cols;
       bctx.strokeStyle = "#00e5ff"; bctx.lineWidth = 3;
-      bctx.strokeRect(c * 448 / cols + 1.5, r * 448 / rows + 1.5, 448 / cols - 3, 448 / rows - 3);
+      bctx.strokeRect(c * SIDE / cols + 1.5, r * SIDE / rows + 1.5, SIDE / cols - 3, SIDE / rows - 3);
     }
     sctx.clearRect(0, 0, small.width, small.height);
     sctx.font = "12px sans-serif"; sctx.textAlign = "left"; sctx.textBaseline = "top";
     for (let h = 0; h < H; h++) {
-      const x = (h % 4) * 84, y = Math.floor(h / 4) * 100;
-      vtHeat(sctx, maps, offset(layer, h, q), rows, cols, x + 2, y + 16, 78, 78);
-      sctx.fillStyle = h === head ? "#0969da" : "#333";
-      sctx.fillText(`head ${h}`, x + 2, y + 2);
-      if (h === head) { sctx.strokeStyle = "#0969da"; sctx.lineWidth = 3; sctx.strokeRect(x + 1, y + 15, 80, 80); }
+      const x = (h % PER_ROW) * CELL_W, y = Math.floor(h / PER_ROW) * CELL_H;
+      vtHeat(sctx, maps, offset(layer, h, q), rows, cols, x + PAD, y + LABEL + PAD, MAP, MAP);
+      sctx.fillStyle = h === head ? th.accent : th.fg;
+      sctx.fillText(`head ${h}`, x + PAD, y + 2);
+      if (h === head) { sctx.strokeStyle = th.accent; sctx.lineWidth = 3; sctx.strokeRect(x + 1.5, y + LABEL + 1.5, MAP + 3, MAP + 3); }
     }
     const cw = clsw[(layer * H + head) * Q + q];
     ui.readout.textContent = `layer ${layer}, head ${head}, query ${tokenName(token)}: weights on the patches `
@@ -56,7 +63,7 @@ function render({ model, el }) {
 
   big.addEventListener("click", (event) => { // nearest patch that has a query
     const [x, y] = vtCanvasXY(big, event);
-    const r = Math.min(rows - 1, Math.floor(y / (448 / rows))), c = Math.min(cols - 1, Math.floor(x / (448 / cols)));
+    const r = Math.min(rows - 1, Math.floor(y / (SIDE / rows))), c = Math.min(cols - 1, Math.floor(x / (SIDE / cols)));
     let best = null, bestD = Infinity;
     for (const [t, i] of patchQueries) {
       const rr = Math.floor((t - 1) / cols), cc = (t - 1) % cols, d = (rr - r) ** 2 + (cc - c) ** 2;
@@ -66,12 +73,13 @@ function render({ model, el }) {
   });
   small.addEventListener("click", (event) => {
     const [x, y] = vtCanvasXY(small, event);
-    const h = Math.floor(y / 100) * 4 + Math.floor(x / 84);
+    const h = Math.floor(y / CELL_H) * PER_ROW + Math.floor(x / CELL_W);
     if (h >= 0 && h < H) { state.head = h; head.set(h); draw(); }
   });
   draw();
   vtImage(data.photo).then((img) => { photo = img; draw(); });
   vtStamp(el, data);
+  return vtOnTheme(el, draw);
 }
 
 export default { render };

@@ -1,5 +1,7 @@
 // A2: where the tiny model's [CLS] looks on a digit: a layer and a head (or their mean), or the rollout.
 
+import { vtCanvas, vtDrawn, vtFmt, vtHeat, vtRoot, vtSelect, vtSlider, vtStamp, vtUnpack, vtOnTheme, vtTheme } from "./_common.js";
+
 function render({ model, el }) {
   const data = model.get("data");
   const ui = vtRoot(el, "digits", "Attention over a digit");
@@ -7,21 +9,23 @@ function render({ model, el }) {
   const maps = vtUnpack(data.maps).values, roll = vtUnpack(data.rollout).values; // (B, L, H, N), (B, N)
   const [rows, cols] = data.grid, N = rows * cols, L = data.layers, H = data.heads;
   const state = { i: 0, layer: "rollout", head: "mean" };
-  const canvas = vtCanvas(520, 270, "the digit, and [CLS]'s attention over it");
+  // the layout (canvas pixels): the digit, and the digit again under the attention, side by side
+  const SIDE = 240, GAP = 30, TITLE = 24, RIGHT = SIDE + GAP;
+  const canvas = vtCanvas(2 * SIDE + GAP + 10, TITLE + SIDE + 6, "the digit, and [CLS]'s attention over it");
   ui.figure.append(canvas);
   const ctx = canvas.getContext("2d");
   const heat = new Float32Array(N);
 
   function draw() {
-    const { i } = state;
-    ctx.clearRect(0, 0, 520, 270);
+    const { i } = state, th = vtTheme(el);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
     // the digit, grey (dark = ink)
     let lo = Infinity, hi = -Infinity;
     for (let k = 0; k < hgt * wid; k++) { const v = px[i * hgt * wid + k]; if (v < lo) lo = v; if (v > hi) hi = v; }
-    const cell = 240 / hgt;
+    const cell = SIDE / hgt;
     for (let r = 0; r < hgt; r++) for (let c = 0; c < wid; c++) {
       const g = 255 - 255 * (px[i * hgt * wid + r * wid + c] - lo) / ((hi - lo) || 1);
-      ctx.fillStyle = `rgb(${g},${g},${g})`; ctx.fillRect(c * cell, 24 + r * cell, Math.ceil(cell), Math.ceil(cell));
+      ctx.fillStyle = `rgb(${g},${g},${g})`; ctx.fillRect(c * cell, TITLE + r * cell, Math.ceil(cell), Math.ceil(cell));
     }
     let what;
     if (state.layer === "rollout") { for (let k = 0; k < N; k++) heat[k] = roll[i * N + k]; what = `rollout over ${L} layers`; }
@@ -35,12 +39,12 @@ function render({ model, el }) {
     }
     for (let r = 0; r < hgt; r++) for (let c = 0; c < wid; c++) {
       const g = 255 - 255 * (px[i * hgt * wid + r * wid + c] - lo) / ((hi - lo) || 1);
-      ctx.fillStyle = `rgb(${g},${g},${g})`; ctx.fillRect(270 + c * cell, 24 + r * cell, Math.ceil(cell), Math.ceil(cell));
+      ctx.fillStyle = `rgb(${g},${g},${g})`; ctx.fillRect(RIGHT + c * cell, TITLE + r * cell, Math.ceil(cell), Math.ceil(cell));
     }
-    const [a, b] = vtHeat(ctx, heat, 0, rows, cols, 270, 24, 240, 240, { alpha: 0.55 });
-    ctx.fillStyle = "#333"; ctx.font = "13px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+    const [a, b] = vtHeat(ctx, heat, 0, rows, cols, RIGHT, TITLE, SIDE, SIDE, { alpha: 0.55 });
+    ctx.fillStyle = th.fg; ctx.font = "13px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
     ctx.fillText(`label ${data.labels[i]}, model says ${data.guess[i]} (${Math.round(data.confidence[i] * 100)}%)`, 0, 2);
-    ctx.fillText(what, 270, 2);
+    ctx.fillText(what, RIGHT, 2);
     ui.readout.textContent = `Digit ${i}: label ${data.labels[i]}, the model says ${data.guess[i]}. [CLS]'s attention (${what}) `
       + `from ${vtFmt(a)} to ${vtFmt(b)} per patch.`;
     vtDrawn(el);
@@ -53,6 +57,7 @@ function render({ model, el }) {
   ui.controls.append(digit.node, layer.node, head.node);
   draw();
   vtStamp(el, data);
+  return vtOnTheme(el, draw);
 }
 
 export default { render };

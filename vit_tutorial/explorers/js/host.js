@@ -1,9 +1,9 @@
 // The book's host for the vit_tutorial explorers: no kernel, no widget manager, no network.
 // Each notebook output of an explorer carries <div data-explorer="NAME"> with its data as JSON
-// (vit_tutorial.explorers._base.static_html). A page with explorers imports this file and the
-// explorers' modules statically (one inline module script, written by book/_ext/explorers_host.py)
-// and calls mountAll({NAME: module, ...}); each module's render({model, el}) then gets a small
-// stand-in for anywidget's model.
+// (vit_tutorial.explorers._base.static_html). A page with explorers loads, as classic scripts (they
+// work from disk too), one script per explorer it holds and then this host, all linked by
+// vit_tutorial/explorers/bundle.py; each explorer registers itself on globalThis.vitTutorial.explorers
+// and this host calls its render({model, el}) with a small stand-in for anywidget's model.
 
 function standInModel(state) {
   const listeners = {};
@@ -25,7 +25,7 @@ export function mount(el, module) {
   el.dataset.mounted = "1";
   const name = el.dataset.explorer;
   try {
-    if (!module) throw new Error(`no module for explorer ${name}`);
+    if (!module) throw new Error(`no script for explorer ${name} on this page`);
     const data = JSON.parse(el.querySelector("script.vt-explorer-data").textContent);
     const done = (module.default || module).render({ model: standInModel({ name, data }), el });
     if (done && typeof done.catch === "function") done.catch((err) => fail(el, name, err));
@@ -39,8 +39,15 @@ function fail(el, name, err) {
   console.error(`explorer ${name}:`, err);
 }
 
+// Mount every explorer on the page whose script has arrived; once the page has loaded, the rest
+// fail visibly (their script is missing).
 export function mountAll(modules) {
-  const go = () => document.querySelectorAll("[data-explorer]").forEach((el) => mount(el, modules[el.dataset.explorer]));
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", go);
-  else go();
+  const go = (final) => document.querySelectorAll("[data-explorer]").forEach((el) => {
+    const module = modules[el.dataset.explorer];
+    if (module || final) mount(el, module);
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => go(false));
+  else go(false);
+  if (document.readyState === "complete") go(true);
+  else window.addEventListener("load", () => go(true));
 }

@@ -1,19 +1,25 @@
 // ch2: one patch, its pixels, its embedding, and the patches with the nearest embeddings.
 
+import { VT_COOLWARM, vtCanvas, vtCanvasXY, vtDrawn, vtEl, vtHeat, vtImage, vtRoot, vtSlider, vtStamp,
+  vtUnpack, vtOnTheme, vtTheme } from "./_common.js";
+
 function render({ model, el }) {
   const data = model.get("data");
   const ui = vtRoot(el, "patches", "Patches: one patch and its embedding");
   const [rows, cols] = data.grid, n = rows * cols;
   const emb = vtUnpack(data.embeddings), D = emb.shape[1];
   const state = { index: data.index };
-  const big = vtCanvas(448, 448, "the photo cut into patches; click a patch to choose it");
+  // the layout (canvas pixels): the photo at twice the model's 224 px; beside it the chosen patch
+  // enlarged (ZOOM square) and its embedding as a heat strip of PER values a row
+  const SIDE = 448, SIDE_W = 360, ZOOM = 180, LINE = 20, PER = 32, STRIP_W = 320;
+  const big = vtCanvas(SIDE, SIDE, "the photo cut into patches; click a patch to choose it");
   big.classList.add("vt-clickable");
-  const side = vtCanvas(360, 448, "the chosen patch enlarged, and its embedding vector");
-  ui.figure.append(vtEl("div", { style: "flex: 1 1 280px; max-width: 448px" }, big),
-    vtEl("div", { style: "flex: 1 1 240px; max-width: 360px" }, side));
+  const side = vtCanvas(SIDE_W, SIDE, "the chosen patch enlarged, and its embedding vector");
+  ui.figure.append(vtEl("div", { style: `flex: 1 1 280px; max-width: ${SIDE}px` }, big),
+    vtEl("div", { style: `flex: 1 1 240px; max-width: ${SIDE_W}px` }, side));
   const bctx = big.getContext("2d"), sctx = side.getContext("2d");
   let photo = null;
-  const cw = 448 / cols, ch = 448 / rows;
+  const cw = SIDE / cols, ch = SIDE / rows;
 
   function box(ctx, i, color, width, label) {
     const r = Math.floor(i / cols), c = i % cols;
@@ -26,28 +32,29 @@ function render({ model, el }) {
   }
 
   function draw() {
-    const i = state.index, r = Math.floor(i / cols), c = i % cols;
-    bctx.clearRect(0, 0, 448, 448);
-    if (photo) bctx.drawImage(photo, 0, 0, 448, 448);
-    else { bctx.fillStyle = "#eee"; bctx.fillRect(0, 0, 448, 448); }
+    const i = state.index, r = Math.floor(i / cols), c = i % cols, th = vtTheme(el);
+    bctx.clearRect(0, 0, SIDE, SIDE);
+    if (photo) bctx.drawImage(photo, 0, 0, SIDE, SIDE);
+    else { bctx.fillStyle = th.empty; bctx.fillRect(0, 0, SIDE, SIDE); }
     bctx.strokeStyle = "rgba(255,255,255,0.35)"; bctx.lineWidth = 1;
-    for (let k = 1; k < cols; k++) { bctx.beginPath(); bctx.moveTo(k * cw, 0); bctx.lineTo(k * cw, 448); bctx.stroke(); }
-    for (let k = 1; k < rows; k++) { bctx.beginPath(); bctx.moveTo(0, k * ch); bctx.lineTo(448, k * ch); bctx.stroke(); }
+    for (let k = 1; k < cols; k++) { bctx.beginPath(); bctx.moveTo(k * cw, 0); bctx.lineTo(k * cw, SIDE); bctx.stroke(); }
+    for (let k = 1; k < rows; k++) { bctx.beginPath(); bctx.moveTo(0, k * ch); bctx.lineTo(SIDE, k * ch); bctx.stroke(); }
     data.near[i].forEach((j, k) => box(bctx, j, "#ffb000", 2, String(k + 1)));
     box(bctx, i, "#00e5ff", 3);
 
-    sctx.clearRect(0, 0, 360, 448);
-    sctx.fillStyle = "#333"; sctx.font = "13px sans-serif"; sctx.textAlign = "left"; sctx.textBaseline = "top";
+    sctx.clearRect(0, 0, SIDE_W, SIDE);
+    sctx.fillStyle = th.fg; sctx.font = "13px sans-serif"; sctx.textAlign = "left"; sctx.textBaseline = "top";
     sctx.fillText(`patch ${i} (row ${r}, col ${c}), enlarged`, 0, 0);
     sctx.imageSmoothingEnabled = false;
     if (photo) {
       const sw = photo.naturalWidth / cols, sh = photo.naturalHeight / rows;
-      sctx.drawImage(photo, c * sw, r * sh, sw, sh, 0, 20, 180, 180);
+      sctx.drawImage(photo, c * sw, r * sh, sw, sh, 0, LINE, ZOOM, ZOOM);
     }
-    sctx.fillText(`its embedding: ${D} numbers`, 0, 214);
-    // the vector as a heat strip, 32 values a row
-    const per = 32, lines = Math.ceil(D / per);
-    vtHeat(sctx, emb.values, i * D, lines, per, 0, 234, 320, Math.min(200, lines * 8), { stops: VT_COOLWARM });
+    const below = LINE + ZOOM + 14;
+    sctx.fillText(`its embedding: ${D} numbers`, 0, below);
+    // the vector as a heat strip, PER values a row
+    const lines = Math.ceil(D / PER);
+    vtHeat(sctx, emb.values, i * D, lines, PER, 0, below + LINE, STRIP_W, Math.min(SIDE - below - LINE, lines * 8), { stops: VT_COOLWARM });
     vtDrawn(el);
     const near = data.near[i].map((j, k) => `${k + 1}: patch ${j} (cos ${data.near_cos[i][k]})`).join(", ");
     ui.readout.textContent = `Patch ${i}: embedding length ${data.norms[i]}. Nearest embeddings (orange): ${near}.`;
@@ -63,6 +70,7 @@ function render({ model, el }) {
   draw();
   vtImage(data.photo).then((img) => { photo = img; draw(); });
   vtStamp(el, data);
+  return vtOnTheme(el, draw);
 }
 
 export default { render };

@@ -1,6 +1,9 @@
 // ch3 / A1: cosine similarity of one position embedding with all the others; a preview of the
 // same map after bicubic resizing of the embeddings to another grid (interpolate_pos_encoding).
 
+import { VT_COOLWARM, vtCanvas, vtCanvasXY, vtColorbar, vtDrawn, vtEl, vtFmt, vtHeat, vtRoot, vtSelect,
+  vtSlider, vtStamp, vtUnpack, vtOnTheme, vtTheme } from "./_common.js";
+
 function vtCubic(t, A = -0.75) { // the cubic convolution kernel torch uses for bicubic
   t = Math.abs(t);
   if (t <= 1) return ((A + 2) * t - (A + 3)) * t * t + 1;
@@ -52,22 +55,25 @@ function render({ model, el }) {
   const packed = vtUnpack(data.embeddings), n = packed.shape[0], D = packed.shape[1], emb = packed.values;
   const state = { index: data.index, size: rows };
   const resized = {};
-  const map = vtCanvas(300, 330, "cosine similarity of the chosen position with every position; click to choose");
+  // one panel (canvas pixels): a title line, the MAP square with a colour bar, a line below
+  const MAP = 260, TOP = 24, BAR = 10, PANEL_W = MAP + 40, PANEL_H = TOP + MAP + 46;
+  const map = vtCanvas(PANEL_W, PANEL_H, "cosine similarity of the chosen position with every position; click to choose");
   map.classList.add("vt-clickable");
-  const preview = vtCanvas(300, 330, "the same similarity after resizing the position embeddings to another grid");
-  ui.figure.append(vtEl("div", { style: "flex: 1 1 220px; max-width: 300px" }, map),
-    vtEl("div", { style: "flex: 1 1 220px; max-width: 300px" }, preview));
+  const preview = vtCanvas(PANEL_W, PANEL_H, "the same similarity after resizing the position embeddings to another grid");
+  ui.figure.append(vtEl("div", { style: `flex: 1 1 220px; max-width: ${PANEL_W}px` }, map),
+    vtEl("div", { style: `flex: 1 1 220px; max-width: ${PANEL_W}px` }, preview));
   const mctx = map.getContext("2d"), pctx = preview.getContext("2d");
 
   function panel(ctx, values, R, C, mark, title) {
-    ctx.clearRect(0, 0, 300, 330);
-    ctx.fillStyle = "#333"; ctx.font = "13px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+    const th = vtTheme(el);
+    ctx.clearRect(0, 0, PANEL_W, PANEL_H);
+    ctx.fillStyle = th.fg; ctx.font = "13px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
     ctx.fillText(title, 0, 4);
-    vtHeat(ctx, values, 0, R, C, 0, 24, 260, 260, { lo: -1, hi: 1, stops: VT_COOLWARM });
-    ctx.strokeStyle = "#111"; ctx.lineWidth = 2;
-    ctx.strokeRect((mark % C) * 260 / C + 1, 24 + Math.floor(mark / C) * 260 / R + 1, 260 / C - 2, 260 / R - 2);
-    vtColorbar(ctx, 266, 24, 10, 260, -1, 1, { stops: VT_COOLWARM });
-    ctx.fillStyle = "#333"; ctx.textBaseline = "top"; ctx.fillText(`${R} × ${C} grid`, 0, 292);
+    vtHeat(ctx, values, 0, R, C, 0, TOP, MAP, MAP, { lo: -1, hi: 1, stops: VT_COOLWARM });
+    ctx.strokeStyle = "#111"; ctx.lineWidth = 2; // on the map's own colours, not the page's
+    ctx.strokeRect((mark % C) * MAP / C + 1, TOP + Math.floor(mark / C) * MAP / R + 1, MAP / C - 2, MAP / R - 2);
+    vtColorbar(ctx, MAP + 6, TOP, BAR, MAP, -1, 1, { stops: VT_COOLWARM });
+    ctx.fillStyle = th.fg; ctx.textBaseline = "top"; ctx.fillText(`${R} × ${C} grid`, 0, TOP + MAP + 8);
   }
 
   function draw() {
@@ -93,12 +99,13 @@ function render({ model, el }) {
   ui.controls.append(index.node, size.node);
   map.addEventListener("click", (event) => {
     const [x, y] = vtCanvasXY(map, event);
-    if (x < 0 || x >= 260 || y < 24 || y >= 284) return;
-    state.index = Math.floor((y - 24) / (260 / rows)) * cols + Math.floor(x / (260 / cols));
+    if (x < 0 || x >= MAP || y < TOP || y >= TOP + MAP) return;
+    state.index = Math.floor((y - TOP) / (MAP / rows)) * cols + Math.floor(x / (MAP / cols));
     index.set(state.index); draw();
   });
   draw();
   vtStamp(el, data);
+  return vtOnTheme(el, draw);
 }
 
 export default { render };

@@ -1,5 +1,7 @@
 // ch9: pick a photo, see the model's top-5 classes.
 
+import { vtDrawn, vtEl, vtRoot, vtSelect, vtStamp } from "./_common.js";
+
 function render({ model, el }) {
   const data = model.get("data");
   const ui = vtRoot(el, "predictions", "Predictions: the top five classes");
