@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vit_tutorial.viz_fonts import COLUMN_PX, METADATA_KEY, MIN_TEXT_PX
+from vit_tutorial.figures.fonts import COLUMN_PX, METADATA_KEY, MIN_TEXT_PX
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +70,7 @@ def _executed_notebooks(site: Path) -> dict[str, dict]:
 
 def test_every_figure_shows_its_text_at_9_px_or_more(site):
     """Each PNG output carries the size its smallest text is shown at in the 672 px column, measured in the
-    kernel while the build ran (vit_tutorial.viz_fonts, loaded by book/_ext/notebook_run.py)."""
+    kernel while the build ran (vit_tutorial.figures.fonts, loaded by book/_ext/notebook_run.py)."""
     executed = _executed_notebooks(site)
     assert executed, f"no executed notebooks in the cache beside {site}"
     figures, small, unmeasured = 0, [], []

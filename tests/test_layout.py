@@ -35,7 +35,7 @@ CHAPTER_OF = {
     "tiny": "10_training",  # the tiny digits ViT: trained in appendix A2, first used in chapter 10
     "insights": "A1_what_the_model_learned",
 }
-SHARED = {"primitives", "bridge", "tolerance"}  # any chapter may import these (they import no chapter)
+SHARED = {"primitives", "bridge", "tolerance", "listing"}  # any chapter may import these (they import no chapter)
 ENTRY_POINTS = {"grade", "student"}  # ``python -m vit_tutorial.grade`` / ``.student``
 ROOMS_FOR_CHAPTERS = {"weights", "inputs"}  # the rooms a chapter module may use (they import no chapter)
 

@@ -46,7 +46,7 @@ def test_figure_follows_another_config():
 
 def test_every_label_is_readable_in_the_book():
     """At least 9 px as the book's 672 px column displays it (it was 5.3 px at 11 in wide)."""
-    from vit_tutorial import viz_fonts
+    from vit_tutorial.figures import fonts as viz_fonts
 
     for config in (None, tiny.tiny_config()):
         fig = viz_architecture.architecture_figure(config)

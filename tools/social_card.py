@@ -4,7 +4,7 @@
     python tools/social_card.py --out /tmp/card.png   # anywhere else
 
 It is made of the book's own figure: chapter 2's patch grid over the sample photo of Chelsea the
-cat (``viz_patches.draw_patch_grid``), with a row of her first patches laid out as the tokens the
+cat (``figures.patch_plots.draw_patch_grid``), with a row of her first patches laid out as the tokens the
 model reads, and the book's title. No weights are involved, so the card is the same on every
 machine. The PNG is committed; _config.yml's ``ogp_image`` names it, and sphinxext-opengraph
 turns that into every page's ``og:image``. Run this again only to change the picture.
@@ -48,7 +48,7 @@ def draw(out: Path) -> Path:
     from PIL import Image
 
     import vit_tutorial as vt
-    from vit_tutorial import viz_patches
+    from vit_tutorial.figures import patch_plots as viz_patches
 
     picture = np.asarray(vt.load_image("cat").resize((224, 224), Image.BILINEAR))
     fig = plt.figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")

@@ -9,7 +9,7 @@ Loaded from _config.yml (``sphinx.local_extensions``).
   when myst-nb took its outputs from ``.jupyter_cache`` because the code did not change,
   and one line when the build ends.
 * **The kernels' own IPython profile** (``IPYTHONDIR`` in the build folder, written here):
-  - it loads :mod:`vit_tutorial.viz_fonts`, which records in every figure's output how large
+  - it loads :mod:`vit_tutorial.figures.fonts`, which records in every figure's output how large
     its smallest text is displayed (a test of the built book reads it); the pictures are
     unchanged;
   - it logs only errors. ipykernel 7 warns on every kernel start that it "is running over
@@ -28,7 +28,7 @@ from pathlib import Path
 PROFILE_MARK = "# written by book/_ext/notebook_run.py"
 KERNEL_CONFIG = f"""{PROFILE_MARK}: the IPython profile of the book build's notebook kernels
 c.IPKernelApp.log_level = "ERROR"
-c.InteractiveShellApp.extensions = ["vit_tutorial.viz_fonts"]
+c.InteractiveShellApp.extensions = ["vit_tutorial.figures.fonts"]
 """
 
 

@@ -18,7 +18,7 @@ COLOURS = {"embed": "#dde6f3", "encoder": "#e4efe0", "head": "#f6e3d6", "norm": 
 
 # Sizes in points. The axes span the figure one unit per point, so text and boxes share a scale.
 # The figure is drawn 6.5 in wide, which the book shows at its own size (100 dpi: about 650 px, under
-# the 672 px content column), so 7 pt text is 9.7 px on the page (see vit_tutorial.viz_fonts).
+# the 672 px content column), so 7 pt text is 9.7 px on the page (see vit_tutorial.figures.fonts).
 TITLE_PT, LINE_PT, LABEL_PT, HEAD_PT = 8, 7, 7, 9.5
 LINE_H = 9.0  # one monospace line
 PAD = 4.0

@@ -14,7 +14,7 @@ annotations) and names the smallest:
 On a phone the book shows figures at their own width in a box that scrolls sideways (see
 ``book/_static/book.css``), so a figure readable at 1280 px is readable there too.
 
-As an IPython extension (``%load_ext vit_tutorial.viz_fonts``; the book build loads it into
+As an IPython extension (``%load_ext vit_tutorial.figures.fonts``; the book build loads it into
 every notebook kernel, see ``book/_ext/notebook_run.py``) it adds the measurement to the
 metadata of each figure's PNG output, ``{"vit_tutorial": {"smallest_text_px": 9.7, ...}}``,
 where a test of the built book reads it. The picture itself is not changed.
@@ -150,7 +150,7 @@ def _measured_format(original):
 
 
 def load_ipython_extension(ipython) -> None:
-    """``%load_ext vit_tutorial.viz_fonts``: measure every figure a cell displays (idempotent)."""
+    """``%load_ext vit_tutorial.figures.fonts``: measure every figure a cell displays (idempotent)."""
     formatter = ipython.display_formatter
     if not getattr(formatter.format, "_vit_tutorial_measured", False):
         formatter.format = _measured_format(formatter.format)

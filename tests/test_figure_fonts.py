@@ -7,8 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from vit_tutorial import viz_fonts  # noqa: E402
-from vit_tutorial.viz_fonts import COLUMN_PX, MIN_TEXT_PX  # noqa: E402
+from vit_tutorial.figures import fonts as viz_fonts  # noqa: E402
+from vit_tutorial.figures.fonts import COLUMN_PX, MIN_TEXT_PX  # noqa: E402
 
 
 @pytest.fixture
@@ -124,7 +124,9 @@ def _helper_figures():
     import numpy as np
     import torch
 
-    from vit_tutorial import viz, viz_architecture, viz_patches
+    from vit_tutorial.figures import architecture as viz_architecture
+    from vit_tutorial.figures import patch_plots as viz_patches
+    from vit_tutorial.figures import plots as viz
 
     torch.manual_seed(0)
     photo = np.random.default_rng(0).random((224, 224, 3))
