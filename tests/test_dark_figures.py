@@ -11,6 +11,7 @@ import importlib.util
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 
@@ -152,9 +153,11 @@ def test_dark_copies_are_found_by_the_light_figure_hash(tmp_path):
             }
         ]
     }
-    (tmp_path / "book").mkdir()
-    (tmp_path / "book" / "x.ipynb").write_text(json.dumps(notebook))
-    assert bf.dark_copies(tmp_path) == {hashlib.sha256(light).hexdigest(): night}
+    (tmp_path / "jupyter_execute" / "book").mkdir(parents=True)
+    (tmp_path / "jupyter_execute" / "book" / "x.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "html").mkdir()
+    app = SimpleNamespace(outdir=str(tmp_path / "html"), env=SimpleNamespace())
+    assert bf.dark_copies(bf.executed_notebooks(app)) == {hashlib.sha256(light).hexdigest(): night}
 
 
 def test_slim_draws_plots_in_256_colours_and_keeps_photos_exact():

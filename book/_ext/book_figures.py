@@ -6,7 +6,7 @@ Loaded from _config.yml (``sphinx.local_extensions``). It
   matplotlib figure also carries a copy drawn for a dark page
   (:mod:`vit_tutorial.figures.dark`, mime type ``image/x-vit-tutorial-dark+png``);
 * after the build, writes each dark copy next to its figure in ``_images`` (``<hash>.dark.png``,
-  found through the executed notebooks in ``jupyter_execute``) and gives every page's figure a
+  found through the executed notebooks: :func:`executed_notebooks`) and gives every page's figure a
   twin: ``<img class="only-light">`` and ``<img class="only-dark">``, which the theme shows one at a
   time. Both load lazily, so a reader downloads only the figures of the theme they see, and only
   when they scroll to them;
@@ -41,14 +41,10 @@ FIGURE_SRC = re.compile(r"(?:^|/)_images/(?P<sha>[0-9a-f]{64})\.png$")  # as mys
 
 
 # --------------------------------------------------------------------------- dark copies
-def dark_copies(notebooks_dir: Path) -> dict[str, bytes]:
-    """Light figure's sha256 -> its dark PNG, from the executed notebooks under ``notebooks_dir``."""
+def dark_copies(notebooks) -> dict[str, bytes]:
+    """Light figure's sha256 -> its dark PNG, from executed ``notebooks`` (nbformat dicts)."""
     found: dict[str, bytes] = {}
-    for path in sorted(Path(notebooks_dir).rglob("*.ipynb")):
-        try:
-            notebook = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+    for notebook in notebooks:
         for cell in notebook.get("cells", []):
             for output in cell.get("outputs", []) or []:
                 data = output.get("data") or {}
@@ -60,6 +56,29 @@ def dark_copies(notebooks_dir: Path) -> dict[str, bytes]:
                 if light and dark:
                     found[hashlib.sha256(base64.b64decode(light)).hexdigest()] = base64.b64decode(dark)
     return found
+
+
+def executed_notebooks(app):
+    """The book's executed notebooks: from myst-nb's execution cache (``execution_mode: cache``, where a
+    notebook taken from the cache is not written out with its outputs), and from ``jupyter_execute``
+    (where a notebook executed in place is)."""
+    out = Path(app.outdir)
+    config = getattr(app.env, "mystnb_config", None)
+    cache = Path(getattr(config, "execution_cache_path", "") or out.parent / ".jupyter_cache")
+    if cache.is_dir():
+        try:
+            from jupyter_cache import get_cache
+
+            store = get_cache(str(cache))
+            for record in store.list_cache_records():
+                yield store.get_cache_bundle(record.pk).nb
+        except Exception:  # noqa: BLE001 - another jupyter-cache: the folder below may still hold them
+            pass
+    for path in sorted((out.parent / "jupyter_execute").rglob("*.ipynb")):
+        try:
+            yield json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
 
 
 def _attrs(text: str) -> dict[str, str]:
@@ -156,7 +175,7 @@ def _finish(app, exception) -> None:
 
     out = Path(app.outdir)
     images = out / "_images"
-    copies = dark_copies(out.parent / "jupyter_execute")
+    copies = dark_copies(executed_notebooks(app))
     figures: dict[str, dict] = {}
     for path in sorted(images.glob("*.png")) if images.is_dir() else []:
         if not re.fullmatch(r"[0-9a-f]{64}", path.stem):
