@@ -9,7 +9,8 @@ its **own** checks: for each ``check_<name>(fn, ...)`` of the book it calls the 
 (``vit_tutorial.exercises``) here, in this process, where no student code ever runs, with a
 stand-in for ``fn`` that sends the inputs to the kernel, calls the student's function there and
 brings back only its output (a tensor, read with ``torch.load(weights_only=True)``; a config
-as JSON). Every comparison, every diagnosis and the verdict itself happen here. Seeds are
+as JSON) and the names of the torch functions, ATen operators and model modules it reached, for
+the checks that forbid a built-in (``vit_tutorial.exercises._forbidden``). Every comparison, every diagnosis and the verdict itself happen here. Seeds are
 salted with a secret drawn per run, so the inputs are new at every grading, and the ``model``
 the checks use is built here with random weights from that salt (no file a kernel could have
 changed is read). So a kernel can only answer the questions it is asked: monkeypatching the
@@ -35,8 +36,9 @@ MAX_OUTPUT_BYTES = 512 * 2**20
 _CALL = r'''
 def __vt_grader_call(inp, out, expr):
     import json, pickle, torch
+    calls = {"ops": [], "modules": []}  # what the function reached: the checks name forbidden built-ins from it
     def save(d):
-        torch.save(d, out)
+        torch.save({**d, "calls": calls}, out)
     try:
         fn = eval(expr, get_ipython().user_ns)
     except BaseException as err:
@@ -55,12 +57,31 @@ def __vt_grader_call(inp, out, expr):
         return a
     payload["args"] = [model_of(a) for a in payload["args"]]
     payload["kwargs"] = {k: model_of(v) for k, v in payload["kwargs"].items()}
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+    def seen(name):
+        calls["ops"].append(name) if name not in calls["ops"] else None
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen(str(func))
+            return func(*args, **(kwargs or {}))
+    class Functions(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen("fn:" + getattr(func, "__name__", ""))
+            return func(*args, **(kwargs or {}))
+    names = {id(m): [n or type(a).__name__, type(m).__name__] for a in (*payload["args"], *payload["kwargs"].values())
+             if isinstance(a, torch.nn.Module) for n, m in a.named_modules()}
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda m, _: calls["modules"].append(names[id(m)]) if id(m) in names and names[id(m)] not in calls["modules"] else None)
     try:
-        got = fn(*payload["args"], **payload["kwargs"])
+        with Functions(), Ops():
+            got = fn(*payload["args"], **payload["kwargs"])
     except NotImplementedError as err:
         return save({"kind": "not_done", "evalue": str(err)[:2000]})
     except BaseException as err:
         return save({"kind": "raised", "ename": type(err).__name__, "evalue": str(err)[:2000]})
+    finally:
+        hook.remove()
     name = type(got).__name__
     if isinstance(got, torch.Tensor):
         return save({"kind": "tensor", "value": got.detach().as_subclass(torch.Tensor).clone()})
@@ -156,6 +177,10 @@ class KernelFunction:
             raise GraderCallError(f"the answer of {self.expr}(...) could not be read safely ({type(err).__name__})") from None
         if not isinstance(reply, dict) or not isinstance(reply.get("kind"), str):
             raise GraderCallError(f"the answer of {self.expr}(...) is not in the grader's format")
+        if isinstance(reply.get("calls"), dict):  # the built-ins it reached, for the checks that forbid some
+            from vit_tutorial.exercises._forbidden import report
+
+            report(reply["calls"].get("ops") or (), reply["calls"].get("modules") or ())
         kind = reply["kind"]
         if kind == "tensor" and type(reply.get("value")) is torch.Tensor:
             return reply["value"]

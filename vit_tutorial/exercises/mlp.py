@@ -8,6 +8,7 @@ from functools import lru_cache
 import torch
 
 from ._core import Case, run_check
+from ._forbidden import GELU
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
 
@@ -28,6 +29,7 @@ GELU_MISTAKES = {
         lambda x: x * torch.sigmoid(1.702 * x),
     "you returned Φ(x), the normal CDF, alone: GELU multiplies it by x": lambda x: 0.5 * (1 + torch.erf(x / math.sqrt(2))),
     "the √2 is missing: Φ(x) = 0.5·(1 + erf(x / √2)), not 0.5·(1 + erf(x))": lambda x: 0.5 * x * (1 + torch.erf(x)),
+    "you divided by 2 inside erf; divide by √2: Φ(x) = 0.5·(1 + erf(x / √2))": lambda x: 0.5 * x * (1 + torch.erf(x / 2)),
     "you multiplied by √2 inside erf; divide: Φ(x) = 0.5·(1 + erf(x / √2))": lambda x: 0.5 * x * (1 + torch.erf(x * math.sqrt(2))),
     "the factor 0.5 is missing, so your values are twice GELU's: Φ(x) = 0.5·(1 + erf(x / √2))":
         lambda x: x * (1 + torch.erf(x / math.sqrt(2))),
@@ -90,7 +92,7 @@ def check_gelu(fn, model=None):
         with torch.no_grad():
             pre = linear(parts.layernorm_after(x), parts.mlp_in)
         cases.append(Case((pre,), _gelu(pre), f"the cat's layer-0 MLP pre-activations {tuple(pre.shape)}"))
-    return run_check("gelu", fn, cases, mistakes=GELU_MISTAKES, rtol=1e-5, atol=2e-6)
+    return run_check("gelu", fn, cases, mistakes=GELU_MISTAKES, rtol=1e-5, atol=2e-6, forbidden=(GELU,))
 
 
 def _mlp(x, parts, act=_gelu, residual=False, act_out=False, act_missing=False, bias=True):
@@ -140,10 +142,10 @@ def check_mlp(fn, model=None):
             x = parts.layernorm_after(x)
             cases.append(Case((x, parts), _mlp(x, parts), f"the model's layer-0 MLP on the cat photo {tuple(x.shape)}"))
     with torch.no_grad():
-        return run_check("mlp", fn, cases, mistakes=MLP_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5)
+        return run_check("mlp", fn, cases, mistakes=MLP_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5, forbidden=(GELU,))
 
 
-def _layer(x, parts, order="pre", first=True, second=True, norm2="after", norms=True, norm1="before"):
+def _layer(x, parts, order="pre", first=True, second=True, norm2="after", norms=True, norm1="before", act=_gelu):
     """One encoder layer with one knob per classic mistake; the defaults are ViT's pre-norm layer."""
     from ..attention import self_attention
     from ..layernorm import layer_norm_module
@@ -153,7 +155,7 @@ def _layer(x, parts, order="pre", first=True, second=True, norm2="after", norms=
     attn = lambda t: self_attention(t, parts)[0]  # noqa: E731
     if order == "post":  # the original Transformer / BERT
         h = ln1(x + attn(x))
-        return ln2(h + _mlp(h, parts))
+        return ln2(h + _mlp(h, parts, act=act))
     if order == "second_from_x":  # the second residual adds the layer's input x, not h
         h = x + attn(ln1(x))
         return x + _mlp(ln2(h), parts)
@@ -170,7 +172,9 @@ def _layer(x, parts, order="pre", first=True, second=True, norm2="after", norms=
         return n2 + _mlp(n2, parts)
     a = attn(ln1(x))
     h = x + a if first else a
-    m = _mlp(ln2(h), parts)
+    if order == "no_mlp":
+        return h
+    m = _mlp(ln2(h), parts, act=act)
     return h + m if second else m
 
 
@@ -193,6 +197,8 @@ LAYER_MISTAKES = {
     "read layernorm_after(h) with h = x + attention(...): the two blocks run one after the other": lambda x, p: _layer(x, p, order="mlp_reads_x"),
     "the two LayerNorms are swapped: layernorm_before goes in front of attention, layernorm_after in front of the MLP":
         lambda x, p: _layer(x, p, norm1="after", norm2="before"),
+    "you returned after the attention block: the MLP block is missing - return h + my_mlp(layernorm_after(h), parts) "
+    "with h = x + attention(layernorm_before(x))": lambda x, p: _layer(x, p, order="no_mlp"),
     "you ran the MLP before attention: the order is attention first, then the MLP":
         lambda x, p: _layer(x, p, order="mlp_first"),
 }
