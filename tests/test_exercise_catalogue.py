@@ -3,7 +3,8 @@
 - every right solution passes (no false alarms);
 - every wrong solution is caught;
 - a wrong solution's message names its mistake (matches the catalogue's regex), except for the
-  few listed in ``NOT_YET_NAMED``; and at least 85 % of all wrong solutions are named.
+  few listed in ``NOT_YET_NAMED``; and at least 85 % of all wrong solutions are named;
+- a right answer that uses a built-in the exercise forbids gets no credit, and the verdict names the built-in.
 
 ``python tests/test_exercise_catalogue.py`` prints the caught / diagnosed / false-alarm rates
 per check (run it with another checkout on PYTHONPATH to compare two versions).
@@ -20,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import vit_tutorial.exercises as ex  # noqa: E402
-from _exercise_catalogue import HELD_OUT, RIGHT, WRONG  # noqa: E402
+from _exercise_catalogue import FORBIDDEN, HELD_OUT, RIGHT, WRONG  # noqa: E402
 
 # Wrong solutions that are caught but whose message does not (yet) name the mistake.
 NOT_YET_NAMED: set[tuple[str, str]] = {
@@ -56,6 +57,15 @@ def test_wrong_solutions_are_caught_and_named(check, what):
     assert not message.startswith("RAW"), f"{check}: '{what}' crashed the check: {message}"
     if (check, what) not in NOT_YET_NAMED:
         assert re.search(pattern, message, re.I), f"{check}: '{what}' is not named: {message}"
+
+
+@pytest.mark.parametrize("check, what", [(c, w) for c, entries in FORBIDDEN.items() for w, _, _ in entries])
+def test_forbidden_builtins_get_no_credit_and_are_named(check, what):
+    fn, pattern = next((f, p) for w, f, p in FORBIDDEN[check] if w == what)
+    passed, message = verdict(check, fn)
+    assert not passed, f"{check}: '{what}' got credit"
+    assert re.search(pattern, message), f"{check}: '{what}': {message}"
+    assert "the values differ" not in message, f"{check}: '{what}' is right but for the built-in: {message}"
 
 
 @pytest.mark.parametrize("check, what", [(c, w) for c, entries in HELD_OUT.items() for w, _, _ in entries])

@@ -15,6 +15,11 @@ def gelu(x):
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
 
 
+def gelu_tanh(x):
+    """GELU's tanh approximation (``gelu_pytorch_tanh``), the checks' picture of that mistake."""
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+
 @lru_cache(maxsize=1)
 def cat_pixels() -> torch.Tensor:
     from ..images import load_image, preprocess
@@ -82,7 +87,7 @@ def mlp_reference(x, parts, act=gelu, residual=False, act_out=False, act_missing
     return x + out if residual else out
 
 
-def layer_reference(x, parts, order="pre", first=True, second=True, norm2="after", norms=True, norm1="before"):
+def layer_reference(x, parts, order="pre", first=True, second=True, norm2="after", norms=True, norm1="before", act=gelu):
     """One encoder layer with one knob per classic mistake; the defaults are ViT's pre-norm layer."""
     from ..attention import self_attention
     from ..layernorm import layer_norm_module
@@ -92,7 +97,7 @@ def layer_reference(x, parts, order="pre", first=True, second=True, norm2="after
     attn = lambda t: self_attention(t, parts)[0]  # noqa: E731
     if order == "post":  # the original Transformer / BERT
         h = ln1(x + attn(x))
-        return ln2(h + mlp_reference(h, parts))
+        return ln2(h + mlp_reference(h, parts, act=act))
     if order == "second_from_x":  # the second residual adds the layer's input x, not h
         h = x + attn(ln1(x))
         return x + mlp_reference(ln2(h), parts)
@@ -109,5 +114,7 @@ def layer_reference(x, parts, order="pre", first=True, second=True, norm2="after
         return n2 + mlp_reference(n2, parts)
     a = attn(ln1(x))
     h = x + a if first else a
-    m = mlp_reference(ln2(h), parts)
+    if order == "no_mlp":
+        return h
+    m = mlp_reference(ln2(h), parts, act=act)
     return h + m if second else m

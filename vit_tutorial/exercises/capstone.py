@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from ._core import Case, run_check
-from ._shared import cat_pixels
+from ._forbidden import CONVOLUTION, GELU, LAYER_NORM, MODEL_MODULES, OTHER_NORMS, SDPA
+from ._shared import cat_pixels, gelu, gelu_tanh
 from ._shared import layer_reference as _layer
 
 
@@ -37,7 +38,7 @@ def _small_model():
 
 
 def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", order="pre", layers=None, same_layer=False,
-             pooler=False, probabilities=False, second=True):
+             pooler=False, probabilities=False, second=True, act=None):
     """The forward pass, with one knob per classic mistake; the defaults are ViTForImageClassification's."""
     from ..bridge import encoder_layers, layer_parts, vit_model
 
@@ -49,7 +50,7 @@ def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", orde
         x = x + emb.position_embeddings
     depth = len(encoder_layers(model)) if layers is None else layers
     for i in range(depth):
-        x = _layer(x, layer_parts(model, 0 if same_layer else i), order=order, second=second)
+        x = _layer(x, layer_parts(model, 0 if same_layer else i), order=order, second=second, act=act or gelu)
     if final_norm:
         x = vit_model(model).layernorm(x)
     summary = x[:, 0] if pool == "cls" else x[:, 1:].mean(1)
@@ -60,6 +61,8 @@ def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", orde
 
 
 FORWARD_MISTAKES = {
+    "your MLPs use the tanh approximation of GELU; this model's hidden_act is 'gelu', the exact x·Φ(x) with erf (chapter 7)":
+        lambda px, m: _forward(px, m, act=_tanh_gelu),
     "the position embeddings are missing: after prepending [CLS], add position_embeddings (chapter 3)":
         lambda px, m: _forward(px, m, positions=False),
     "the final LayerNorm is missing: after the last layer, normalise with the model's final LayerNorm "
@@ -78,6 +81,13 @@ FORWARD_MISTAKES = {
     "the second residual is missing in your encoder layer: return h + mlp(layernorm_after(h)) (chapter 7)":
         lambda px, m: _forward(px, m, second=False),
 }
+
+
+# "built only from your own code of chapters 2-9 ... and the model's weight tensors. Don't call the model's modules."
+FORWARD_FORBIDDEN = (CONVOLUTION, LAYER_NORM, OTHER_NORMS, GELU, SDPA, MODEL_MODULES)
+
+
+_tanh_gelu = gelu_tanh
 
 
 def _layers(model):
@@ -101,4 +111,5 @@ def check_vit_forward(fn, model=None):
         with torch.no_grad():
             cases.append(Case((cat, model), model(cat).logits, f"the model on the cat photo {tuple(cat.shape)}"))
     with torch.no_grad():
-        return run_check("vit_forward", fn, cases, mistakes=FORWARD_MISTAKES, axes=("batch", "classes"), rtol=1e-4, atol=1e-4)
+        return run_check("vit_forward", fn, cases, mistakes=FORWARD_MISTAKES, axes=("batch", "classes"), rtol=1e-4, atol=1e-4,
+                         forbidden=FORWARD_FORBIDDEN)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._core import Case, OnError, run_check
+from ._forbidden import LAYER_NORM, OTHER_NORMS
 from ._shared import real_tokens
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
@@ -70,7 +71,8 @@ def check_layer_norm(fn, model=None):
         x, norm = real_tokens(model)
         w, b = norm.weight.detach(), norm.bias.detach()
         cases.append(Case((x, w, b, norm.eps), _ln(x, w, b, norm.eps), f"the cat's embeddings {tuple(x.shape)} through layer 0's layernorm_before"))
-    return run_check("layer_norm", fn, cases, mistakes=LN_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5)
+    return run_check("layer_norm", fn, cases, mistakes=LN_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5,
+                     forbidden=(LAYER_NORM, OTHER_NORMS))
 
 
 def _bn(x, eps, **mistake):

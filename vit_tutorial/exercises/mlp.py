@@ -7,16 +7,14 @@ import math
 import torch
 
 from ._core import Case, run_check
+from ._forbidden import GELU
 from ._shared import gelu as _gelu
+from ._shared import gelu_tanh as _gelu_tanh
 from ._shared import layer_reference as _layer
 from ._shared import mlp_reference as _mlp
 from ._shared import real_layer_input, toy_layer, toy_layer_inputs
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
-
-
-def _gelu_tanh(x):
-    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
 GELU_MISTAKES = {
@@ -27,6 +25,7 @@ GELU_MISTAKES = {
         lambda x: x * torch.sigmoid(1.702 * x),
     "you returned Φ(x), the normal CDF, alone: GELU multiplies it by x": lambda x: 0.5 * (1 + torch.erf(x / math.sqrt(2))),
     "the √2 is missing: Φ(x) = 0.5·(1 + erf(x / √2)), not 0.5·(1 + erf(x))": lambda x: 0.5 * x * (1 + torch.erf(x)),
+    "you divided by 2 inside erf; divide by √2: Φ(x) = 0.5·(1 + erf(x / √2))": lambda x: 0.5 * x * (1 + torch.erf(x / 2)),
     "you multiplied by √2 inside erf; divide: Φ(x) = 0.5·(1 + erf(x / √2))": lambda x: 0.5 * x * (1 + torch.erf(x * math.sqrt(2))),
     "the factor 0.5 is missing, so your values are twice GELU's: Φ(x) = 0.5·(1 + erf(x / √2))":
         lambda x: x * (1 + torch.erf(x / math.sqrt(2))),
@@ -47,7 +46,7 @@ def check_gelu(fn, model=None):
         with torch.no_grad():
             pre = linear(parts.layernorm_after(x), parts.mlp_in)
         cases.append(Case((pre,), _gelu(pre), f"the cat's layer-0 MLP pre-activations {tuple(pre.shape)}"))
-    return run_check("gelu", fn, cases, mistakes=GELU_MISTAKES, rtol=1e-5, atol=2e-6)
+    return run_check("gelu", fn, cases, mistakes=GELU_MISTAKES, rtol=1e-5, atol=2e-6, forbidden=(GELU,))
 
 
 MLP_MISTAKES = {
@@ -89,7 +88,7 @@ def check_mlp(fn, model=None):
             x = parts.layernorm_after(x)
             cases.append(Case((x, parts), _mlp(x, parts), f"the model's layer-0 MLP on the cat photo {tuple(x.shape)}"))
     with torch.no_grad():
-        return run_check("mlp", fn, cases, mistakes=MLP_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5)
+        return run_check("mlp", fn, cases, mistakes=MLP_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5, forbidden=(GELU,))
 
 
 LAYER_MISTAKES = {
@@ -111,6 +110,8 @@ LAYER_MISTAKES = {
     "read layernorm_after(h) with h = x + attention(...): the two blocks run one after the other": lambda x, p: _layer(x, p, order="mlp_reads_x"),
     "the two LayerNorms are swapped: layernorm_before goes in front of attention, layernorm_after in front of the MLP":
         lambda x, p: _layer(x, p, norm1="after", norm2="before"),
+    "you returned after the attention block: the MLP block is missing - return h + my_mlp(layernorm_after(h), parts) "
+    "with h = x + attention(layernorm_before(x))": lambda x, p: _layer(x, p, order="no_mlp"),
     "you ran the MLP before attention: the order is attention first, then the MLP":
         lambda x, p: _layer(x, p, order="mlp_first"),
 }

@@ -53,6 +53,12 @@ NORM_MISTAKES = {
     "you computed the root-mean-square (dividing by D before the square root); the length is sqrt(sum of squares)":
         lambda s: (s**2).mean(-1).sqrt(),
     "you summed absolute values (the L1 norm); the length is the L2 norm, sqrt(sum of squares)": lambda s: s.abs().sum(-1),
+    "you took the norm over the token axis (dim=-2): the length of a token vector is over its own D numbers, "
+    "the last axis (dim=-1)": lambda s: s.norm(dim=-2),
+    "you took the norm over the batch axis (dim=1): the length of a token vector is over its own D numbers, "
+    "the last axis (dim=-1)": lambda s: s.norm(dim=1),
+    "you took the norm over the layer axis (dim=0): the length of a token vector is over its own D numbers, "
+    "the last axis (dim=-1)": lambda s: s.norm(dim=0),
     "you took the largest absolute entry (the max norm); the length is the L2 norm, sqrt(sum of squares)":
         lambda s: s.abs().amax(-1),
 }
