@@ -159,6 +159,24 @@ def test_crashing_submission_is_graded_on_the_cells_before_the_crash(graded):
     assert "`square` is not defined" in r.exercises[1].message
 
 
+@pytest.mark.parametrize("ending", ["exit()", "import sys\nsys.exit(2)"])
+def test_a_notebook_that_exits_is_graded_like_a_crash_on_the_cells_before_it(env, tmp_path, ending):
+    """``exit()``/``quit()`` shut the kernel down; ``sys.exit()``/``raise SystemExit`` stop a "Run All": either way
+    the cell and the cause are named, what came before is run again and credited, what came after is not."""
+    write(tiny_chapter(), tmp_path / "tiny.ipynb")
+    nb = _solved()
+    at = _index_of(nb, "check_double(double)") + 1
+    nb.cells.insert(at, new_code_cell(ending))
+    (tmp_path / "alice").mkdir()
+    write(nb, tmp_path / "alice" / "tiny.ipynb")
+    [r] = grade.grade([tmp_path / "alice" / "tiny.ipynb"], book_dir=tmp_path, timeout=TIMEOUT, checks_module=CHECKS)
+    assert r.status == "crashed" and f"ended in cell {at}" in r.detail, r.detail
+    assert ("exit()" if ending == "exit()" else "SystemExit (2)") in r.detail
+    assert any(f"cell {at}: graded the cells before it, run again" in n for n in r.notes), r.notes
+    assert _statuses(r) == {"double": "passed", "square": "error"}
+    assert "`square` is not defined" in r.exercises[1].message
+
+
 def test_endless_loop_times_out_and_what_was_written_before_it_counts(graded):
     r = graded[0]["looping"]
     assert r.status == "timeout" and f"{TIMEOUT:g} s" in r.detail
