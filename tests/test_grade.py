@@ -295,6 +295,26 @@ def test_ctrl_c_keeps_what_is_done(graded, tmp_path):
     assert "Interrupted" in stderr and "tiny_malformed.ipynb" in stdout
 
 
+NOWHERE = ("import sys\nfrom vit_tutorial.course import grade\n"
+           "def nowhere(start=None):\n    raise FileNotFoundError('no checkout')\n"  # as from an installed wheel
+           "grade.project_root = nowhere\nsys.exit(grade.main(sys.argv[1:]))")
+
+
+@pytest.mark.parametrize("book", [None, "empty"])
+def test_without_a_book_the_grader_says_to_pass_book_and_fails(tmp_path, book):
+    """From outside a checkout, no hand-in is blamed for its name: the grader stops before grading, naming --book."""
+    (tmp_path / "alice").mkdir()
+    write(_solved(), tmp_path / "alice" / "04_attention.ipynb")
+    (tmp_path / "empty").mkdir()
+    args = ["alice/04_attention.ipynb", *(["--book", book] if book else [])]
+    run = subprocess.run([sys.executable, "-c", NOWHERE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2, (run.returncode, run.stdout, run.stderr)
+    assert "--book" in run.stderr and "can't find the book" in run.stderr, run.stderr
+    assert "unknown chapter" not in run.stdout + run.stderr and "grading" not in run.stderr
+    with pytest.raises(FileNotFoundError, match="--book"):
+        grade.grade([tmp_path / "alice" / "04_attention.ipynb"], book_dir=tmp_path / "empty")
+
+
 def test_chapter_lookup_rules():
     book = {"02_patch_embeddings": Path("b2"), "03_cls_position_dropout": Path("b3")}
     find = assignment.chapter_from_file_name

@@ -69,6 +69,8 @@ from .review import review
 from .submission import Invalid, read_submission
 
 DEFAULT_TIMEOUT = 300
+NO_BOOK = ("can't find the book, whose notebooks say what each chapter's exercises are: run the grader in the "
+           "vit-tutorial checkout, or pass --book DIR (the checkout's book/ folder)")
 
 
 # --------------------------------------------------------------------------- one submission
@@ -151,8 +153,10 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
         try:
             book_dir = project_root() / "book"
         except FileNotFoundError:
-            book_dir = None
+            raise FileNotFoundError(NO_BOOK) from None
     book = book_notebooks(book_dir)
+    if not book:
+        raise FileNotFoundError(f"{book_dir}: no chapter notebooks (*.ipynb) there; {NO_BOOK}")
     preload()
     if checks_module:
         __import__(checks_module)
@@ -214,11 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     book = Path(args.book) if args.book else None
     if book is not None and not book.is_dir():
         parser.error(f"--book {book}: no such folder")
+    if book is None:
+        try:
+            book = project_root() / "book"
+        except FileNotFoundError:
+            parser.error(NO_BOOK)
+    if not book_notebooks(book):
+        parser.error(f"{'--book ' if args.book else ''}{book}: no chapter notebooks (*.ipynb) there; {NO_BOOK}")
     try:
         json_path = check_json_target(args.json, args.submissions, args.force) if args.json else None
     except ValueError as err:
         parser.error(str(err))
-    if args.chapter and book is not None and not (book / f"{args.chapter}.ipynb").is_file():
+    if args.chapter and not (book / f"{args.chapter}.ipynb").is_file():
         parser.error(f"--chapter {args.chapter}: the book has no {args.chapter}.ipynb")
     log_dir = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
