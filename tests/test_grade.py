@@ -315,6 +315,21 @@ def test_without_a_book_the_grader_says_to_pass_book_and_fails(tmp_path, book):
         grade.grade([tmp_path / "alice" / "04_attention.ipynb"], book_dir=tmp_path / "empty")
 
 
+def test_a_folder_pipe_device_or_dangling_link_handed_in_is_named_for_what_it_is(tmp_path):
+    write(tiny_chapter(), tmp_path / "tiny.ipynb")
+    book = {"tiny": tmp_path / "tiny.ipynb"}
+    (tmp_path / "dir_tiny.ipynb").mkdir()
+    os.mkfifo(tmp_path / "fifo_tiny.ipynb")  # opening it would block: it must not be opened
+    (tmp_path / "zero_tiny.ipynb").symlink_to("/dev/zero")
+    (tmp_path / "gone_tiny.ipynb").symlink_to(tmp_path / "nobody.ipynb")
+    expect = {"dir": ("invalid", "a folder, not a notebook file"), "fifo": ("invalid", "a named pipe (FIFO)"),
+              "zero": ("invalid", "a symbolic link to /dev/zero, which is a character device"),
+              "gone": ("not found", "a symbolic link to"), "nobody": ("not found", "no such file")}
+    for name, (status, detail) in expect.items():
+        r = grade.grade_one(tmp_path / f"{name}_tiny.ipynb", book)
+        assert (r.status, r.chapter) == (status, "tiny") and detail in r.detail, (name, r.status, r.detail)
+
+
 def test_chapter_lookup_rules():
     book = {"02_patch_embeddings": Path("b2"), "03_cls_position_dropout": Path("b3")}
     find = assignment.chapter_from_file_name

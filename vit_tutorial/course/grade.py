@@ -43,6 +43,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import sys
 import tempfile
 import time
@@ -89,7 +90,7 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
         assignment = read_assignment(book[name], name) if name in book else None
         result.chapter = name if assignment else None
         if not path.is_file():
-            result.status, result.detail = NOT_FOUND, "no such file"
+            result.status, result.detail = not_a_file(path)
             return result
         try:
             nb = read_submission(path)
@@ -128,6 +129,21 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
         if not result.seconds:
             result.seconds = time.monotonic() - start
     return result
+
+
+def not_a_file(path: Path) -> tuple[str, str]:
+    """The status and detail for a hand-in that is not a regular file: what it is instead (never opened)."""
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    link = f"a symbolic link to {os.readlink(path)}, which is " if path.is_symlink() else ""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if link:
+            return NOT_FOUND, f"{link}missing ({err.strerror})"
+        return NOT_FOUND, "no such file" if not os.path.lexists(path) else f"can't be read ({err.strerror})"
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return INVALID, f"{link}{kind}, not a notebook file: hand in the .ipynb file itself"
 
 
 def labels(paths) -> list[str]:
