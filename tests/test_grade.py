@@ -231,6 +231,21 @@ def test_table_tells_students_apart_and_json_has_everything(graded):
     assert {"graded", "crashed", "timeout", "invalid", "not found", "unknown chapter"} <= {s["status"] for s in data["submissions"]}
 
 
+def test_the_table_shows_every_detail_in_full_wrapped_under_its_column():
+    from vit_tutorial.course.results import ExerciseResult, SubmissionResult
+
+    long = "the output has the right shape but differs from the reference " * 4 + "(max abs diff 0.25 at [0, 3])."
+    r = SubmissionResult("a/tiny.ipynb", "graded", chapter="tiny", label="a/tiny.ipynb",
+                         exercises=[ExerciseResult("check_double", "failed", long)], flags=["cell 3: " + long])
+    text = grade.table([r])
+    assert "…" not in text
+    assert " ".join(text.split()).count(long.strip()) == 2  # both in full, every word
+    column = text.splitlines()[0].index("details")
+    wrapped = [line for line in text.splitlines() if not line[:column].strip()]
+    assert len(wrapped) >= 4 and all(line[column] != " " for line in wrapped)  # continued right under "details"
+    assert all(len(line) <= column + 80 for line in text.splitlines())
+
+
 def test_kernel_output_goes_to_the_log_not_the_grader(graded, capfd):
     r = graded[0]["good"]
     log = Path(r.log).read_text()
