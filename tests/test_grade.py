@@ -159,6 +159,24 @@ def test_crashing_submission_is_graded_on_the_cells_before_the_crash(graded):
     assert "`square` is not defined" in r.exercises[1].message
 
 
+@pytest.mark.parametrize("ending", ["exit()", "import sys\nsys.exit(2)"])
+def test_a_notebook_that_exits_is_graded_like_a_crash_on_the_cells_before_it(env, tmp_path, ending):
+    """``exit()``/``quit()`` shut the kernel down; ``sys.exit()``/``raise SystemExit`` stop a "Run All": either way
+    the cell and the cause are named, what came before is run again and credited, what came after is not."""
+    write(tiny_chapter(), tmp_path / "tiny.ipynb")
+    nb = _solved()
+    at = _index_of(nb, "check_double(double)") + 1
+    nb.cells.insert(at, new_code_cell(ending))
+    (tmp_path / "alice").mkdir()
+    write(nb, tmp_path / "alice" / "tiny.ipynb")
+    [r] = grade.grade([tmp_path / "alice" / "tiny.ipynb"], book_dir=tmp_path, timeout=TIMEOUT, checks_module=CHECKS)
+    assert r.status == "crashed" and f"ended in cell {at}" in r.detail, r.detail
+    assert ("exit()" if ending == "exit()" else "SystemExit (2)") in r.detail
+    assert any(f"cell {at}: graded the cells before it, run again" in n for n in r.notes), r.notes
+    assert _statuses(r) == {"double": "passed", "square": "error"}
+    assert "`square` is not defined" in r.exercises[1].message
+
+
 def test_endless_loop_times_out_and_what_was_written_before_it_counts(graded):
     r = graded[0]["looping"]
     assert r.status == "timeout" and f"{TIMEOUT:g} s" in r.detail
@@ -211,6 +229,21 @@ def test_table_tells_students_apart_and_json_has_everything(graded):
     assert good["label"] == "good/tiny.ipynb" and Path(good["log"]).is_file()
     assert [e["name"] for e in good["exercises"]] == ["double", "square"]
     assert {"graded", "crashed", "timeout", "invalid", "not found", "unknown chapter"} <= {s["status"] for s in data["submissions"]}
+
+
+def test_the_table_shows_every_detail_in_full_wrapped_under_its_column():
+    from vit_tutorial.course.results import ExerciseResult, SubmissionResult
+
+    long = "the output has the right shape but differs from the reference " * 4 + "(max abs diff 0.25 at [0, 3])."
+    r = SubmissionResult("a/tiny.ipynb", "graded", chapter="tiny", label="a/tiny.ipynb",
+                         exercises=[ExerciseResult("check_double", "failed", long)], flags=["cell 3: " + long])
+    text = grade.table([r])
+    assert "…" not in text
+    assert " ".join(text.split()).count(long.strip()) == 2  # both in full, every word
+    column = text.splitlines()[0].index("details")
+    wrapped = [line for line in text.splitlines() if not line[:column].strip()]
+    assert len(wrapped) >= 4 and all(line[column] != " " for line in wrapped)  # continued right under "details"
+    assert all(len(line) <= column + 80 for line in text.splitlines())
 
 
 def test_kernel_output_goes_to_the_log_not_the_grader(graded, capfd):
@@ -275,6 +308,41 @@ def test_ctrl_c_keeps_what_is_done(graded, tmp_path):
     assert data["complete"] is False
     assert [s["status"] for s in data["submissions"]] == ["invalid", "interrupted", "interrupted"]
     assert "Interrupted" in stderr and "tiny_malformed.ipynb" in stdout
+
+
+NOWHERE = ("import sys\nfrom vit_tutorial.course import grade\n"
+           "def nowhere(start=None):\n    raise FileNotFoundError('no checkout')\n"  # as from an installed wheel
+           "grade.project_root = nowhere\nsys.exit(grade.main(sys.argv[1:]))")
+
+
+@pytest.mark.parametrize("book", [None, "empty"])
+def test_without_a_book_the_grader_says_to_pass_book_and_fails(tmp_path, book):
+    """From outside a checkout, no hand-in is blamed for its name: the grader stops before grading, naming --book."""
+    (tmp_path / "alice").mkdir()
+    write(_solved(), tmp_path / "alice" / "04_attention.ipynb")
+    (tmp_path / "empty").mkdir()
+    args = ["alice/04_attention.ipynb", *(["--book", book] if book else [])]
+    run = subprocess.run([sys.executable, "-c", NOWHERE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2, (run.returncode, run.stdout, run.stderr)
+    assert "--book" in run.stderr and "can't find the book" in run.stderr, run.stderr
+    assert "unknown chapter" not in run.stdout + run.stderr and "grading" not in run.stderr
+    with pytest.raises(FileNotFoundError, match="--book"):
+        grade.grade([tmp_path / "alice" / "04_attention.ipynb"], book_dir=tmp_path / "empty")
+
+
+def test_a_folder_pipe_device_or_dangling_link_handed_in_is_named_for_what_it_is(tmp_path):
+    write(tiny_chapter(), tmp_path / "tiny.ipynb")
+    book = {"tiny": tmp_path / "tiny.ipynb"}
+    (tmp_path / "dir_tiny.ipynb").mkdir()
+    os.mkfifo(tmp_path / "fifo_tiny.ipynb")  # opening it would block: it must not be opened
+    (tmp_path / "zero_tiny.ipynb").symlink_to("/dev/zero")
+    (tmp_path / "gone_tiny.ipynb").symlink_to(tmp_path / "nobody.ipynb")
+    expect = {"dir": ("invalid", "a folder, not a notebook file"), "fifo": ("invalid", "a named pipe (FIFO)"),
+              "zero": ("invalid", "a symbolic link to /dev/zero, which is a character device"),
+              "gone": ("not found", "a symbolic link to"), "nobody": ("not found", "no such file")}
+    for name, (status, detail) in expect.items():
+        r = grade.grade_one(tmp_path / f"{name}_tiny.ipynb", book)
+        assert (r.status, r.chapter) == (status, "tiny") and detail in r.detail, (name, r.status, r.detail)
 
 
 def test_chapter_lookup_rules():

@@ -127,6 +127,26 @@ def test_command_errors_are_clear(tmp_path, capsys):
     assert "either OUT_DIR or --instructor-build" in capsys.readouterr().err
 
 
+def test_a_folder_that_cannot_be_written_gets_a_clear_error_not_a_traceback(tmp_path, capsys):
+    book, locked = tmp_path / "book", tmp_path / "locked"
+    book.mkdir()
+    write(tiny_chapter(), book / "02_tiny.ipynb")
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        out = locked / "student"
+        if os.access(locked, os.W_OK):  # root writes anywhere: a read-only place even root can't write in
+            out = Path("/sys/vit-tutorial-student")  # sysfs: no new folders, not even for root
+            if out.exists() or not Path("/sys").is_dir():
+                pytest.skip("no folder here that can't be written")
+        assert student.main([str(out), "--book", str(book)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: can't write {out}") and "Choose a folder you can write to" in err, err
+        assert "Traceback" not in err and not out.exists()
+    finally:
+        locked.chmod(0o755)
+
+
 # --------------------------------------------------------------------------- instructor build
 
 

@@ -43,6 +43,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import sys
 import tempfile
 import time
@@ -69,6 +70,8 @@ from .review import review
 from .submission import Invalid, read_submission
 
 DEFAULT_TIMEOUT = 300
+NO_BOOK = ("can't find the book, whose notebooks say what each chapter's exercises are: run the grader in the "
+           "vit-tutorial checkout, or pass --book DIR (the checkout's book/ folder)")
 
 
 # --------------------------------------------------------------------------- one submission
@@ -87,7 +90,7 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
         assignment = read_assignment(book[name], name) if name in book else None
         result.chapter = name if assignment else None
         if not path.is_file():
-            result.status, result.detail = NOT_FOUND, "no such file"
+            result.status, result.detail = not_a_file(path)
             return result
         try:
             nb = read_submission(path)
@@ -128,6 +131,21 @@ def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOU
     return result
 
 
+def not_a_file(path: Path) -> tuple[str, str]:
+    """The status and detail for a hand-in that is not a regular file: what it is instead (never opened)."""
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    link = f"a symbolic link to {os.readlink(path)}, which is " if path.is_symlink() else ""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if link:
+            return NOT_FOUND, f"{link}missing ({err.strerror})"
+        return NOT_FOUND, "no such file" if not os.path.lexists(path) else f"can't be read ({err.strerror})"
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return INVALID, f"{link}{kind}, not a notebook file: hand in the .ipynb file itself"
+
+
 def labels(paths) -> list[str]:
     """Names for the table that tell students apart: each path below the submissions' common folder."""
     resolved = [Path(os.path.abspath(p)) for p in paths]
@@ -151,8 +169,10 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
         try:
             book_dir = project_root() / "book"
         except FileNotFoundError:
-            book_dir = None
+            raise FileNotFoundError(NO_BOOK) from None
     book = book_notebooks(book_dir)
+    if not book:
+        raise FileNotFoundError(f"{book_dir}: no chapter notebooks (*.ipynb) there; {NO_BOOK}")
     preload()
     if checks_module:
         __import__(checks_module)
@@ -214,11 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     book = Path(args.book) if args.book else None
     if book is not None and not book.is_dir():
         parser.error(f"--book {book}: no such folder")
+    if book is None:
+        try:
+            book = project_root() / "book"
+        except FileNotFoundError:
+            parser.error(NO_BOOK)
+    if not book_notebooks(book):
+        parser.error(f"{'--book ' if args.book else ''}{book}: no chapter notebooks (*.ipynb) there; {NO_BOOK}")
     try:
         json_path = check_json_target(args.json, args.submissions, args.force) if args.json else None
     except ValueError as err:
         parser.error(str(err))
-    if args.chapter and book is not None and not (book / f"{args.chapter}.ipynb").is_file():
+    if args.chapter and not (book / f"{args.chapter}.ipynb").is_file():
         parser.error(f"--chapter {args.chapter}: the book has no {args.chapter}.ipynb")
     log_dir = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -164,8 +164,18 @@ class Runner:
             nb, km=self.km, allow_errors=True, timeout=None, record_timing=False,
             timeout_func=lambda cell: max(1, int(self.deadline[0] - time.monotonic() + 0.999)),
             shutdown_kernel="immediate", resources={"metadata": {"path": str(work / "notebook")}},
+            on_cell_executed=self._executed,
         )
         self.pgid = None
+        self.payloads: list[dict] = []  # the last cell's reply payloads (``exit()`` asks the kernel to end in one)
+
+    def _executed(self, cell=None, cell_index=None, execute_reply=None):
+        content = (execute_reply or {}).get("content") or {}
+        self.payloads = [p for p in content.get("payload") or [] if isinstance(p, dict)]
+
+    def asked_to_exit(self) -> bool:
+        """Whether the last cell run called ``exit()`` or ``quit()`` (the kernel ends after it)."""
+        return any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in self.payloads)
 
     def __enter__(self):
         launch = {"preexec_fn": _ignore_sigint} if self.wrapper else {}  # the kernel itself sets its own handler
@@ -188,6 +198,7 @@ class Runner:
         return False
 
     def run_cell(self, index: int):
+        self.payloads = []
         self.client.execute_cell(self.nb.cells[index], index)
 
     def call(self, code: str, timeout: float):

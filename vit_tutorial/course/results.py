@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def _short(text: str, width: int) -> str:
 
 
 def table(results: list[SubmissionResult], width: int = 80) -> str:
-    """A plain-text table: one summary row per submission, one row per exercise, then its flags."""
+    """A plain-text table: one summary row per submission, one row per exercise, then its flags; the details
+    in full, wrapped at ``width`` characters."""
     rows = [("submission", "exercise", "result", "details")]
     for r in results:
         name = r.label or Path(r.file).name
@@ -82,7 +84,9 @@ def table(results: list[SubmissionResult], width: int = 80) -> str:
     lines = []
     for i, row in enumerate(rows):
         cols = [_short(row[j], 40).ljust(widths[j]) for j in range(3)]
-        lines.append("  ".join(cols) + "  " + _short(row[3], width))
+        details = textwrap.wrap(" ".join(str(row[3]).split()), width, break_on_hyphens=False) or [""]
+        lines.append("  ".join(cols) + "  " + details[0])  # the details in full, wrapped under their column
+        lines += [" " * (sum(widths) + 6) + more for more in details[1:]]
         if i == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 7)
     return "\n".join(line.rstrip() for line in lines)

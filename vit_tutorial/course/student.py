@@ -81,8 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         book = Path(args.book) if args.book else project_root(Path(args.project) if args.project else None) / "book"
         written = write_student_copy(Path(args.out_dir), book, force=args.force)
-    except (FileNotFoundError, RefusedError, subprocess.CalledProcessError) as err:
+    except (RefusedError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a read-only folder, a full disk: say where, without a traceback
+        if err.filename is None:  # ours ("no notebooks in ..."): the message says it all
+            print(f"error: {err}", file=sys.stderr)
+        else:
+            print(f"error: can't write {err.filename}: {err.strerror or err}. Choose a folder you can write to.", file=sys.stderr)
         return 1
     for path in written:  # exercises as the book numbers its boxes; self-checks: the check_* cells (one exercise may have two)
         stamp = read_notebook(path)["metadata"][METADATA_KEY]

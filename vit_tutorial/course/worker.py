@@ -63,8 +63,21 @@ def _error_of(cell) -> str | None:
     return None
 
 
+def _exit_of(runner: Runner, cell) -> str | None:
+    """How the cell just run ended the notebook, if it did: ``exit()``/``quit()`` (the kernel shuts down after
+    it) or ``sys.exit()``/``raise SystemExit`` (an error IPython shows; Jupyter's "Run All" stops there)."""
+    if runner.asked_to_exit():
+        return "it calls exit() or quit(), which shuts the kernel down"
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error" and out.get("ename") == "SystemExit":
+            code = str(out.get("evalue", "")).strip()[:100]
+            return f"it raises SystemExit{f' ({code})' if code else ''}: sys.exit() or raise SystemExit stops the notebook"
+    return None
+
+
 def run_notebook(runner: Runner, indices: list[int], timeout: float, result: dict) -> int | None:
-    """Run the code cells ``indices``; fill ``result``'s status; return the index of a cell that killed the kernel."""
+    """Run the code cells ``indices``; fill ``result``'s status; return the index of a cell that killed the kernel
+    or ended the notebook (``os._exit``, ``exit()``, ``sys.exit()``, ``raise SystemExit``)."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     runner.deadline[0] = time.monotonic() + timeout
@@ -83,6 +96,10 @@ def run_notebook(runner: Runner, indices: list[int], timeout: float, result: dic
             if isinstance(err, RuntimeError) and "kernel" not in str(err).lower():
                 raise
             result.update(status="crashed", detail=f"the kernel died in cell {index} ({str(err).strip()[:200] or 'DeadKernelError'})")
+            return index
+        ended = _exit_of(runner, runner.nb.cells[index])
+        if ended:
+            result.update(status="crashed", detail=f"the notebook ended in cell {index}: {ended}")
             return index
         error = _error_of(runner.nb.cells[index])
         if error and not check_calls(runner.nb.cells[index].source):  # a self-check's error is the grader's business
@@ -188,7 +205,8 @@ def work(job: dict) -> dict:
         if crashed_at is not None:  # grade what was there before the crash, in a fresh kernel
             before = [i for i in code if i < crashed_at]
             left = max(call_timeout, timeout - (time.monotonic() - start))
-            result["notes"].append(f"the kernel died in cell {crashed_at}: graded the cells before it, run again in a fresh kernel")
+            how = "the kernel died" if "kernel died" in result["detail"] else "the notebook ended"
+            result["notes"].append(f"{how} in cell {crashed_at}: graded the cells before it, run again in a fresh kernel")
             scratch = {"errors": []}
             runner = Runner(nb, work_dir, log, time.monotonic() + left)
             with runner:

@@ -66,9 +66,23 @@ def to_rgb(image: Image.Image, what: str) -> Image.Image:
         raise ImageLoadError(f"{what} (mode {image.mode}) could not be converted to RGB ({type(err).__name__}: {err})") from None
 
 
+def check_size(shape: tuple, what: str) -> None:
+    """Refuse more values than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels of 4 channels, before anything is read or
+    copied: an ``expand()``ed tensor or a broadcast array looks small in memory but is materialised on conversion."""
+    limit = Image.MAX_IMAGE_PIXELS
+    count = int(np.prod(shape, dtype=object)) if shape else 1
+    if limit and count > 4 * limit:
+        raise ImageLoadError(
+            f"{what} has shape {tuple(shape)}, {count:,} values: more than an image this tool converts safely "
+            f"({limit:,} pixels of up to 4 channels, PIL.Image.MAX_IMAGE_PIXELS). Shrink it first (a crop, or "
+            "torch.nn.functional.interpolate), or raise PIL.Image.MAX_IMAGE_PIXELS if you have the memory."
+        )
+
+
 def tensor_to_array(t: torch.Tensor) -> np.ndarray:
     """A read-only NumPy view or copy of a tensor's values; the tensor is not modified."""
     what = "the tensor"
+    check_size(tuple(t.shape), what)
     if t.device.type == "meta":
         raise ImageLoadError(f"{what} is on the meta device: it has a shape {tuple(t.shape)} but no values")
     if t.layout != torch.strided:
@@ -115,6 +129,7 @@ def from_array(array: np.ndarray, what: str, channels: str | None, sixteen_bit: 
     shape = tuple(a.shape)
     if a.size == 0:
         raise ImageLoadError(f"{what} is empty (shape {shape})")
+    check_size(shape, what)
     if a.ndim == 4:
         if a.shape[0] != 1:
             raise ImageLoadError(f"{what} is a batch of {a.shape[0]} images (shape {shape}); pass one of them, e.g. x[0]")
@@ -160,10 +175,17 @@ def _to_uint8(a: np.ndarray, what: str, sixteen_bit: bool = False) -> np.ndarray
         if not np.isfinite(a).all():
             raise ImageLoadError(f"{what} contains NaN or infinite values")
         lo, hi = float(a.min()), float(a.max())
-        if lo < 0 or hi > 1:
+        if lo < 0:
             raise ImageLoadError(
-                f"{what} is floating point with values in [{lo:.3g}, {hi:.3g}]; float images must lie "
-                "in [0, 1] (divide 0-255 values by 255 first)"
+                f"{what} is floating point with values in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1]. "
+                "Negative values mean it is most likely already normalised (pixel values, (x - mean) / std): "
+                "undo that first, e.g. vit_tutorial.images.to_display(x) for ViT's mean = std = 0.5, "
+                "or pass the image from before preprocessing"
+            )
+        if hi > 1:
+            scale = "divide 0-255 values by 255 first" if hi <= 255 else "divide by its largest possible value first"
+            raise ImageLoadError(
+                f"{what} is floating point with values in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1] ({scale})"
             )
         return np.round(a * 255).astype(np.uint8)
     if a.dtype.kind in "iu":
