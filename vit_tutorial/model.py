@@ -15,6 +15,9 @@ Sources (argument ``source=`` or the environment variable ``VIT_TUTORIAL_WEIGHTS
     Synthetic: the random weights reshaped to a trained model's statistics (outlier channels,
     high-norm tokens, spread LayerNorm gamma, peaked attention, spread logits), so the book's
     checks can be tried on numbers like a real user's without a download. Meaningless too.
+``trained-like-heavy``
+    A second, harder synthetic profile: more high-norm tokens, of larger norm, earlier, that
+    the other tokens attend to (see :mod:`vit_tutorial.trained_like`). For testing.
 ``auto`` (default)
     ``pretrained`` when cached, or when the Hub serves the checkpoint's config within about
     two seconds in all; otherwise ``random``, with the reason.
@@ -33,7 +36,7 @@ from urllib.parse import urlparse
 import torch
 
 MODEL_ID = "google/vit-base-patch16-224"
-SOURCES = ("auto", "pretrained", "random", "trained-like", "tiny-digits")
+SOURCES = ("auto", "pretrained", "random", "trained-like", "trained-like-heavy", "tiny-digits")
 WEIGHTS_ENV = "VIT_TUTORIAL_WEIGHTS"
 DEVICE_ENV = "VIT_TUTORIAL_DEVICE"
 HUB_PROBE_TIMEOUT_S = 2.0  # the whole probe: connect, request, answer, all of it
@@ -70,7 +73,7 @@ class WeightSource:
         """A sentence to print under any output that depends on trained weights ("" when trained)."""
         if self.trained:
             return ""
-        return TRAINED_LIKE_NOTICE if self.name == "trained-like" else RANDOM_NOTICE
+        return TRAINED_LIKE_NOTICE if self.name.startswith("trained-like") else RANDOM_NOTICE
 
     @property
     def stamp(self) -> str:
@@ -501,7 +504,7 @@ def resolve_source(source: str | None = None) -> tuple[str, str]:
         raise ValueError(
             f"{origin}={requested!r} is not a weight source. Choose one of: {', '.join(SOURCES)}."
         )
-    if key in ("random", "trained-like", "tiny-digits"):
+    if key in ("random", "trained-like", "trained-like-heavy", "tiny-digits"):
         return key, "asked for"
     if is_cached():
         return "pretrained", "found in the local HuggingFace cache"
@@ -526,7 +529,8 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
 
     Args:
         source: ``"auto"`` (default), ``"pretrained"``, ``"random"``, ``"trained-like"`` (synthetic
-            weights with a trained model's statistics, for testing) or ``"tiny-digits"`` (the small
+            weights with a trained model's statistics, for testing), ``"trained-like-heavy"`` (a
+            harder such profile) or ``"tiny-digits"`` (the small
             ViT trained on digits that ships with the package, appendix A2); falls back to
             ``VIT_TUTORIAL_WEIGHTS``.
         device_name: passed to :func:`device` (default: ``VIT_TUTORIAL_DEVICE`` or the best one).
@@ -556,11 +560,11 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
 
         model = load_tiny()
         info = WeightSource("tiny-digits", f"vit_tutorial/{WEIGHTS_PATH}", trained=True, reason=reason)
-    elif name == "trained-like":
+    elif name in ("trained-like", "trained-like-heavy"):
         from .trained_like import trained_like_model
 
-        model = trained_like_model(seed)
-        info = WeightSource("trained-like", f"{MODEL_ID} architecture, synthetic", trained=False, reason=reason, seed=seed)
+        model = trained_like_model(seed, profile="heavy" if name.endswith("heavy") else "standard")
+        info = WeightSource(name, f"{MODEL_ID} architecture, synthetic", trained=False, reason=reason, seed=seed)
     else:
         model = random_model(seed)
         info = WeightSource("random", f"{MODEL_ID} architecture", trained=False, reason=reason, seed=seed)
