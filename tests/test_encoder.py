@@ -114,3 +114,21 @@ def test_a_broken_layer_is_caught(model, cat_pixels):
 def test_wrong_width_is_a_clear_error(model):
     with pytest.raises(ValueError, match=r"weight \(gamma\) has shape \(768,\).*\(64,\)"):
         encoder_layer(torch.randn(1, 5, 64), layer_parts(model, 0))
+
+
+def test_with_training_choices_is_a_copy_with_the_checkpoints_training_choices(model, cat_pixels):
+    from vit_tutorial.encoder import TRAINING_CHOICES, with_training_choices
+    from vit_tutorial.mlp import activation_name
+    from vit_tutorial.scratch import vit_forward
+
+    twin = with_training_choices(model)
+    parts = layer_parts(twin, 0)
+    assert parts.layernorm_before.eps == vit_model(twin).layernorm.eps == TRAINING_CHOICES["layer_norm_eps"] == 1e-6
+    assert activation_name(parts.activation) == "gelu_pytorch_tanh" and not twin.training
+    assert layer_parts(model, 0).layernorm_before.eps == 1e-12 and activation_name(layer_parts(model, 0).activation) == "gelu"
+    for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr(), name  # the same numbers, not shared
+    with torch.no_grad():
+        theirs, trained = model(cat_pixels).logits, twin(cat_pixels).logits
+    assert 1e-5 < (trained - theirs).abs().max() < 0.01 * theirs.abs().max()  # changed, a little
+    assert_equivalent(vit_forward(cat_pixels, twin), trained)  # our forward follows the config's choices too
