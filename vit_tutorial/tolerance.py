@@ -58,8 +58,8 @@ ATTENTION_WEIGHTS = dict(rtol=1e-4, atol=1e-5)
 GPU_FACTOR = 4.0
 #: Our float32 result may be this many times further from the float64 run than HuggingFace's
 #: float32 result is. Two correct float32 programs differ in luck, not in kind: on the book's test
-#: weights the ratio stays below about 2.4 (``benchmarks/margins.py``); a real mistake (a forgotten
-#: bias, gamma, beta or scale) is thousands of times further away.
+#: weights the ratio stays below 2 (``benchmarks/margins.py`` measures it: margin x 4); a real mistake
+#: (a forgotten bias, gamma, beta or scale) is hundreds to thousands of times further away.
 REFEREE_FACTOR = 4.0
 #: Errors (in units of each token's scale) below this count as this: about eight float32 rounding
 #: steps at 1, so that a result HuggingFace happens to get exactly right does not demand the same of ours.
