@@ -307,6 +307,17 @@ def test_load_model_trained_like(capsys):
     assert gammas.min() < 0.35 and gammas.max() > 2.5  # not the plain random weights
 
 
+def test_load_model_trained_like_heavy(capsys, monkeypatch, trained_like_heavy):
+    monkeypatch.setenv(vm.WEIGHTS_ENV, "trained-like-heavy")
+    assert vm.resolve_source() == ("trained-like-heavy", "asked for")
+    model, _, source = vt.load_model()
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("[vit_tutorial] weights: trained-like-heavy") and "SYNTHETIC" in out[1]
+    assert source.name == "trained-like-heavy" and not source.trained and "SYNTHETIC" in source.notice
+    for (name, a), b in zip(model.state_dict().items(), trained_like_heavy.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu()), name  # the heavy profile, not the standard one
+
+
 # --------------------------------------------------------------------------- random model
 
 

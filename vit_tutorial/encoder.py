@@ -1,6 +1,7 @@
 """Chapter 7: one encoder layer, then all of them."""
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import torch
@@ -72,3 +73,23 @@ def encoder(x: torch.Tensor, model) -> tuple[list[torch.Tensor], list[torch.Tens
 def final_norm(x: torch.Tensor, model) -> torch.Tensor:
     """The LayerNorm after the last layer (``vit.layernorm``): ``(B, N, D)`` -> ``(B, N, D)``."""
     return _ln(x, vit_model(model).layernorm)
+
+
+#: How ``google/vit-base-patch16-224`` was trained (Flax): LayerNorm epsilon and the tanh GELU.
+TRAINING_CHOICES = {"layer_norm_eps": 1e-6, "hidden_act": "gelu_pytorch_tanh"}
+
+
+def with_training_choices(model, layer_norm_eps: float = TRAINING_CHOICES["layer_norm_eps"],
+                          hidden_act: str = TRAINING_CHOICES["hidden_act"]):
+    """A copy of ``model`` (same weights, same device) that runs with another LayerNorm ε and activation.
+
+    By default the checkpoint's training choices, where HuggingFace's config says ε = 1e-12 and
+    the exact GELU (chapters 5 and 7). ``model`` is left as it is. Built from the config on the
+    meta device, so no random initialisation runs.
+    """
+    config = copy.deepcopy(model.config)
+    config.layer_norm_eps, config.hidden_act = layer_norm_eps, hidden_act
+    with torch.device("meta"):
+        twin = type(model)(config)
+    twin.load_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()}, strict=True, assign=True)
+    return twin.eval()

@@ -5,7 +5,7 @@
     >>> top_predictions(model(pixels).logits)        # [(label, probability), ...]
 
 Where the weights come from (``source=`` or ``VIT_TUTORIAL_WEIGHTS``: ``auto``, ``pretrained``,
-``random``, ``trained-like``, ``tiny-digits``) is decided in :mod:`vit_tutorial.weights`; this
+``random``, ``trained-like``, ``trained-like-heavy``, ``tiny-digits``) is decided in :mod:`vit_tutorial.weights`; this
 module puts model, processor and device together.
 """
 from __future__ import annotations
@@ -96,7 +96,8 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
 
     Args:
         source: ``"auto"`` (default), ``"pretrained"``, ``"random"``, ``"trained-like"`` (synthetic
-            weights with a trained model's statistics, for testing) or ``"tiny-digits"`` (the small
+            weights with a trained model's statistics, for testing), ``"trained-like-heavy"`` (a
+            harder such profile) or ``"tiny-digits"`` (the small
             ViT trained on digits that ships with the package, appendix A2); falls back to
             ``VIT_TUTORIAL_WEIGHTS``.
         device_name: passed to :func:`device` (default: ``VIT_TUTORIAL_DEVICE`` or the best one).
@@ -126,11 +127,11 @@ def load_model(source: str | None = None, *, device_name: str | None = None, see
 
         model = load_tiny()
         info = WeightSource("tiny-digits", f"vit_tutorial/{WEIGHTS_PATH}", trained=True, reason=reason)
-    elif name == "trained-like":
+    elif name in ("trained-like", "trained-like-heavy"):
         from .weights.trained_like import trained_like_model
 
-        model = trained_like_model(seed)
-        info = WeightSource("trained-like", f"{MODEL_ID} architecture, synthetic", trained=False, reason=reason, seed=seed)
+        model = trained_like_model(seed, profile="heavy" if name.endswith("heavy") else "standard")
+        info = WeightSource(name, f"{MODEL_ID} architecture, synthetic", trained=False, reason=reason, seed=seed)
     else:
         model = random_model(seed)
         info = WeightSource("random", f"{MODEL_ID} architecture", trained=False, reason=reason, seed=seed)

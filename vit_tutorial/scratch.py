@@ -5,6 +5,7 @@ Every step is one helper of an earlier chapter; ``model`` only supplies the weig
     >>> logits = vit_forward(pixels, model)          # (B, 1000), equal to model(pixels).logits
     >>> trace = vit_trace(pixels, model)             # logits + every hidden state + every attention map
     >>> fast = vit_forward(pixels, model, attention="sdpa")   # the fused attention kernel (chapter 4)
+    >>> loss = F.cross_entropy(vit_forward(pixels, model, grad=True), labels); loss.backward()   # chapter 10
 """
 from __future__ import annotations
 
@@ -56,8 +57,7 @@ def vit_trace(pixels: torch.Tensor, model) -> ScratchOutput:
     return ScratchOutput(logits, hidden, attentions)
 
 
-@torch.no_grad()
-def vit_forward(pixels: torch.Tensor, model, attention: str = "eager") -> torch.Tensor:
+def vit_forward(pixels: torch.Tensor, model, attention: str = "eager", *, grad: bool = False) -> torch.Tensor:
     """Logits ``(B, num_labels)`` for pixel values ``(B, 3, H, W)``, using ``model``'s weights only.
 
     The same steps as :func:`vit_trace`, but nothing is kept: each layer's activations and
@@ -66,12 +66,16 @@ def vit_forward(pixels: torch.Tensor, model, attention: str = "eager") -> torch.
     ``attention="sdpa"`` computes attention with PyTorch's fused kernel (chapter 4's
     ``self_attention_sdpa``): the same logits up to float rounding (chapter 9 checks it), no
     attention weights, lighter on a GPU.
+    ``grad=True`` records the computation instead (unless called under ``torch.no_grad()``),
+    so that ``loss.backward()`` fills the ``.grad`` of ``model``'s parameters, as it does after
+    HuggingFace's forward (chapter 10).
     """
     check_attention(attention)
     _check_pixels(pixels, model)
-    emb = vit_model(model).embeddings
-    conv = emb.patch_embeddings.projection
-    x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)  # (B, N+1, D)
-    for parts in each_layer(model):
-        x, _ = encoder_layer(x, parts, attention)  # (B, N+1, D)
-    return head(x, model)  # (B, num_labels)
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):  # an outer torch.no_grad() still wins
+        emb = vit_model(model).embeddings
+        conv = emb.patch_embeddings.projection
+        x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)  # (B, N+1, D)
+        for parts in each_layer(model):
+            x, _ = encoder_layer(x, parts, attention)  # (B, N+1, D)
+        return head(x, model)  # (B, num_labels)

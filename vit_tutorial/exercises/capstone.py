@@ -88,6 +88,11 @@ FORWARD_FORBIDDEN = (CONVOLUTION, LAYER_NORM, OTHER_NORMS, GELU, SDPA, MODEL_MOD
 
 
 _tanh_gelu = gelu_tanh
+@torch.no_grad()
+def _float64_logits(model, pixels):
+    from ..tolerance import as_float64
+
+    return as_float64(model)(pixels.double()).logits
 
 
 def _layers(model):
@@ -100,16 +105,20 @@ def check_vit_forward(fn, model=None):
     """Check ``fn(pixels (B, 3, H, W), model) -> logits (B, num_labels)`` against ``model(pixels).logits``.
 
     Runs on a small random ViT with two random images and, given ``model``, on that model with the cat photo.
+    Logits within float32 rounding of HuggingFace's pass; so do logits as close to a float64 run of the
+    same model as HuggingFace's are (the float64 referee of chapter 7: twelve layers of rounding).
     """
     cases = []
     small = _small_model()
     pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
-        cases.append(Case((pixels, small), small(pixels).logits, "a small random ViT (2 layers, width 32, 7 classes) on 2 random images"))
+        cases.append(Case((pixels, small), small(pixels).logits, "a small random ViT (2 layers, width 32, 7 classes) on 2 random images",
+                          truth=lambda: _float64_logits(small, pixels)))
     if model is not None:
         cat = cat_pixels().to(next(model.parameters()).device)
         with torch.no_grad():
-            cases.append(Case((cat, model), model(cat).logits, f"the model on the cat photo {tuple(cat.shape)}"))
+            cases.append(Case((cat, model), model(cat).logits, f"the model on the cat photo {tuple(cat.shape)}",
+                              truth=lambda: _float64_logits(model, cat)))
     with torch.no_grad():
         return run_check("vit_forward", fn, cases, mistakes=FORWARD_MISTAKES, axes=("batch", "classes"), rtol=1e-4, atol=1e-4,
                          forbidden=FORWARD_FORBIDDEN)

@@ -10,6 +10,9 @@
     Synthetic: the random weights reshaped to a trained model's statistics (outlier channels,
     high-norm tokens, spread LayerNorm gamma, peaked attention, spread logits), so the book's
     checks can be tried on numbers like a real user's without a download. Meaningless too.
+``trained-like-heavy``
+    A second, harder synthetic profile: more high-norm tokens, of larger norm, earlier, that
+    the other tokens attend to (see :mod:`vit_tutorial.weights.trained_like`). For testing.
 ``tiny-digits``
     The small ViT trained on scikit-learn's digits that ships with the package (appendix A2).
 ``auto`` (default)
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 from .hub import how_to_get_weights, is_cached, offline_by_env, pickle_only_cached, probe_hub
 
-SOURCES = ("auto", "pretrained", "random", "trained-like", "tiny-digits")
+SOURCES = ("auto", "pretrained", "random", "trained-like", "trained-like-heavy", "tiny-digits")
 WEIGHTS_ENV = "VIT_TUTORIAL_WEIGHTS"
 
 RANDOM_NOTICE = (
@@ -58,7 +61,7 @@ class WeightSource:
         """A sentence to print under any output that depends on trained weights ("" when trained)."""
         if self.trained:
             return ""
-        return TRAINED_LIKE_NOTICE if self.name == "trained-like" else RANDOM_NOTICE
+        return TRAINED_LIKE_NOTICE if self.name.startswith("trained-like") else RANDOM_NOTICE
 
     @property
     def stamp(self) -> str:
@@ -99,7 +102,7 @@ def resolve_source(source: str | None = None) -> tuple[str, str]:
         raise ValueError(
             f"{origin}={requested!r} is not a weight source. Choose one of: {', '.join(SOURCES)}."
         )
-    if key in ("random", "trained-like", "tiny-digits"):
+    if key in ("random", "trained-like", "trained-like-heavy", "tiny-digits"):
         return key, "asked for"
     if is_cached():
         return "pretrained", "found in the local HuggingFace cache"
