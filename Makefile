@@ -88,6 +88,9 @@ test: setup $(LAB_STAMP)
 	# every notebook on synthetic trained-like weights (outlier channels, high-norm tokens,
 	# peaked attention): the book's checks must hold on numbers like a trained model's
 	VIT_TUTORIAL_WEIGHTS=trained-like $(BIN)/python -m pytest -n 2 book --nbmake
+	# the chapters whose checks span many layers, on the heavier trained-like profile (tokens of norm ~4000
+	# that the others attend to): there the float64 referee decides, and it must
+	VIT_TUTORIAL_WEIGHTS=trained-like-heavy $(BIN)/python -m pytest -n 2 book/07_mlp_encoder.ipynb book/09_classifier.ipynb --nbmake
 	# every notebook on random weights: the strict build executes each one (raise_on_error: a cell that fails
 	# fails the build), so no separate nbmake pass runs them first. From scratch: jupyter-cache knows a notebook
 	# by its own code only, and would reuse outputs that a change in the package has made wrong.

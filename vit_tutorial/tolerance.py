@@ -33,7 +33,7 @@ change values by a fixed fraction of the token, thousands of times the allowed r
 question. Attention mixes tokens, so a token's rounding error comes in from *other* tokens too,
 and a token of small size can inherit the error of a token of norm several thousand: no
 per-token scale can see that. There the question is "is our code as accurate as HuggingFace's?":
-run the same weights in float64 (:func:`as_float64`), whose rounding is a billion times smaller,
+run the same weights in float64 (:func:`as_float64`), whose rounding is 500 million times finer,
 and require our float32 result to be no further from it than :data:`REFEREE_FACTOR` times
 HuggingFace's float32 result is. Each error is the largest over the whole tensor, in units of each
 token's scale, so one lucky token of HuggingFace's does not decide::
@@ -130,8 +130,8 @@ def as_float64(model: torch.nn.Module) -> torch.nn.Module:
     """A float64 copy of ``model`` (same weights, same device), for the referee: ``model`` is left as it is.
 
     Feed it float64 inputs (``pixels.double()``). HuggingFace's eager attention computes its softmax
-    in float32 even then, which rounds each attention weight once; that is still about thirty times
-    closer to exact than a float32 forward pass, which is all a referee needs.
+    in float32 even then, which rounds each attention weight once; the result is still at least ten
+    times closer to exact than a float32 forward pass (chapter 7 checks it), which is all a referee needs.
     """
     return copy.deepcopy(model).to(torch.float64)
 
@@ -178,8 +178,8 @@ def assert_as_accurate_as(ours: torch.Tensor, theirs: torch.Tensor, truth: torch
         f"{label}not as accurate as HuggingFace's float32 result: compared with a float64 run of the same weights, "
         f"the largest error (in units of each token's RMS, at least 1) is {mine:.3g} for ours and {hf:.3g} for "
         f"HuggingFace's, {mine / max(hf, floor):.3g} times as large; allowed: {factor:g} times (errors below "
-        f"{floor:g} count as {floor:g}). Rounding does not make a difference this large: look for a "
-        f"computation that differs (a bias, gamma, beta, scale or step left out)."
+        f"{floor:g} count as {floor:g}). Rounding alone rarely does that: look for a computation that "
+        f"differs (a bias, gamma, beta, scale or step left out)."
     )
 
 

@@ -103,9 +103,9 @@ def reshape_to_trained_statistics(model, seed: int = 0, profile: str = "standard
         parts.attention_output.weight.mul_(_BRANCH_GAIN)
 
     # 3. High-norm tokens: mark a few patch positions with a moderate value in one channel; in the
-    #    middle layer one MLP unit reads that channel (through the LayerNorm) and, after GELU, writes
-    #    a vector of norm ~500 into those tokens only. Like a trained ViT's "register" tokens, they
-    #    appear from the middle of the network on.
+    #    middle layer (the heavy profile: layer 4) one MLP unit reads that channel (through the
+    #    LayerNorm) and, after GELU, writes a vector of norm ~500 (heavy: ~4000) into those tokens
+    #    only. Like a trained ViT's "register" tokens, they appear from the middle of the network on.
     n_patches = emb.position_embeddings.shape[1] - 1
     tokens = [1 + int(i) for i in torch.randperm(n_patches, generator=gen)[: shape["high_norm_tokens"]]]
     emb.position_embeddings[0, tokens, marker] += 20.0
