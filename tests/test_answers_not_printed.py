@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vit_tutorial import student
+from vit_tutorial.course import notebooks as student
 from vit_tutorial.exercises._answers import ANSWERS
 
 ROOT = Path(__file__).resolve().parents[1]
