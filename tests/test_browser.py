@@ -439,10 +439,19 @@ async () => {
     await new Promise((r) => setTimeout(r, 40));
   }
   window.scrollTo(0, 0);
-  await new Promise((r) => setTimeout(r, 300));
-  const pending = Array.from(document.images).filter((i) => i.loading === 'lazy' && !i.complete
-    && getComputedStyle(i).display !== 'none');
-  await Promise.all(pending.map((i) => i.decode().catch(() => null)));
+  // the figures that the theme shows, all of them loaded (one that scrolled by too fast included)
+  const shown = Array.from(document.images).filter((i) => getComputedStyle(i).display !== 'none');
+  for (const i of shown) if (i.loading === 'lazy' && !i.complete) i.loading = 'eager';
+  await Promise.all(shown.map((i) => i.complete ? null
+    : new Promise((r) => { i.addEventListener('load', r, {once: true}); i.addEventListener('error', r, {once: true}); })));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+}
+"""
+
+# MathJax done (a typeset formula may widen the page) and the fonts in
+JS_SETTLE = """
+async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   await document.fonts.ready;
 }
@@ -452,23 +461,35 @@ JS_EXPLORERS_DRAWN = """
 () => Array.from(document.querySelectorAll('[data-explorer]')).every((e) => e.dataset.firstPicture || e.dataset.failed)
 """
 
+# the lightness (0 black .. 1 white) of what is drawn behind an element: its own background, or the
+# first ancestor's that is not transparent
+JS_BEHIND = """
+function behind(el) {
+  for (let e = el; e; e = e.parentElement) {
+    const c = getComputedStyle(e).backgroundColor.match(/[\\d.]+/g).map(Number);
+    if (c.length < 4 || c[3] > 0) return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
+  }
+  return 1;
+}
+"""
+
 JS_EXPLORERS = """
-() => Array.from(document.querySelectorAll('[data-explorer]')).map((e) => {
-  const bg = getComputedStyle(e).backgroundColor.match(/[\\d.]+/g).map(Number);
-  return {name: e.dataset.explorer, failed: e.dataset.failed || null, drawn: !!e.dataset.firstPicture,
-          background: (0.2126 * bg[0] + 0.7152 * bg[1] + 0.0722 * bg[2]) / 255};
-})
+() => { """ + JS_BEHIND + """
+  return Array.from(document.querySelectorAll('[data-explorer]')).map((e) => ({
+    name: e.dataset.explorer, failed: e.dataset.failed || null, drawn: !!e.dataset.firstPicture,
+    background: behind(e), around: behind(e.parentElement)}));
+}
 """
 
 # Notebook figures: each a light/dark pair (book_figures.py); which of each pair the theme shows.
 JS_FIGURES_THEMED = r"""
-() => {
-  const figures = Array.from(document.querySelectorAll('main img')).filter((i) => /\/_images\/[0-9a-f]{64}(\.dark)?\.png$/.test(i.src));
+() => { """ + JS_BEHIND + r"""
+  const figures = Array.from(document.querySelectorAll('main img')).filter((i) => /\/_images\/[0-9a-f]{64}(\.slim|\.dark)?\.(png|webp)$/.test(i.src));
+  const dark = (i) => /\.dark\.(png|webp)$/.test(i.src);
   const shown = figures.filter((i) => getComputedStyle(i).display !== 'none');
-  return {light: figures.filter((i) => !/\.dark\.png$/.test(i.src)).length,
-          dark: figures.filter((i) => /\.dark\.png$/.test(i.src)).length,
-          shown_light: shown.filter((i) => !/\.dark\.png$/.test(i.src)).length,
-          shown_dark: shown.filter((i) => /\.dark\.png$/.test(i.src)).length};
+  return {light: figures.filter((i) => !dark(i)).length, dark: figures.filter(dark).length,
+          shown_light: shown.filter((i) => !dark(i)).length, shown_dark: shown.filter(dark).length,
+          dark_on_light: shown.filter((i) => dark(i) && behind(i) > 0.5).length};
 }
 """
 
@@ -497,11 +518,12 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
     where = f"{scheme} {width} px {theme}"
     problems: list[str] = []
     v.page.wait_for_function(JS_EXPLORERS_DRAWN, timeout=15_000)
-    v.page.evaluate(JS_READ_THROUGH)
+    v.page.evaluate(JS_SETTLE)
     if v.page.evaluate("() => document.documentElement.dataset.theme") != theme:
         problems.append(f"{where}: the page is not in the {theme} theme")
 
-    if scheme == "http" and width == 1280:  # a first visit's weight, every file counted
+    if scheme == "http" and width == 1280:  # a first visit's weight, every file counted, read to the end
+        v.page.evaluate(JS_READ_THROUGH)
         weight = v.page.evaluate(JS_WEIGHT)
         _record(page, f"weight_{theme}", weight)
         if weight["total"] > PAGE_BUDGET:
@@ -514,8 +536,9 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
     for e in explorers:
         if e["failed"] or not e["drawn"]:
             problems.append(f"{where}: explorer {e['name']} did not draw: {e['failed']}")
-        if (e["background"] < 0.5) != (theme == "dark"):
-            problems.append(f"{where}: explorer {e['name']} has a {'dark' if e['background'] < 0.5 else 'light'} background")
+        for what in ("background", "around"):
+            if (e[what] < 0.5) != (theme == "dark"):
+                problems.append(f"{where}: explorer {e['name']} has a {'dark' if e[what] < 0.5 else 'light'} {what}")
 
     figures = v.page.evaluate(JS_FIGURES_THEMED)
     if figures["dark"] != figures["light"]:
@@ -525,6 +548,8 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
         {"shown_light": 0, "shown_dark": figures["dark"]}
     if {k: figures[k] for k in want} != want:
         problems.append(f"{where}: figures shown {figures}, want {want}")
+    if figures["dark_on_light"]:
+        problems.append(f"{where}: {figures['dark_on_light']} dark figure(s) drawn on a light card")
 
     if (scheme, width, theme) in DRIVE and explorers:
         for r in drive(v.page):
@@ -558,6 +583,7 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
     if sideways > 0:
         problems.append(f"{where}: scrolls sideways by {sideways} px")
     if scheme == "file" and page in SCREENSHOT_PAGES:
+        v.page.evaluate(JS_READ_THROUGH)  # every figure loaded
         v.page.screenshot(path=str(screenshot_dir() / f"{page_id(page)}.{width}.{theme}.png"), full_page=True)
     if v.console:
         problems.append(f"{where}: console errors: {v.console}")
