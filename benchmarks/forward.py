@@ -100,7 +100,7 @@ def helpers(dev: torch.device, batch: int, repeats: int) -> list[dict]:
 
 def bench(quick: bool, log=print) -> dict:
     model = vt.random_model(seed=0)
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = [torch.device("cpu")] + ([vt.device("cuda")] if torch.cuda.is_available() else [])  # vt.device: TF32 off
     rows = []
     for dev in devices:
         model = model.to(dev)

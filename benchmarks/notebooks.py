@@ -55,7 +55,7 @@ def run_nbmake(paths: list[Path], workers: int = 1) -> dict:
         rss_dir.mkdir()
         jupyter_path = _kernelspec(tmp / "jupyter", rss_dir)
         cmd = [PYTHON, "-m", "pytest", "--nbmake", f"--nbmake-kernel={KERNEL}", "--nbmake-timeout=300",
-               "-p", "no:cacheprovider", "-p", "vit_tutorial.nbexec",  # no stalls on widgets (see nbexec)
+               "-p", "no:cacheprovider", "-p", "vit_tutorial.course.nbexec",  # no stalls on widgets (see nbexec)
                "-q", "-o", "addopts=", f"--junitxml={tmp / 'junit.xml'}",
                *(["-n", str(workers)] if workers > 1 else []), *map(str, paths)]
         load_before = loadavg()

@@ -18,7 +18,7 @@ t = time.perf_counter(); import torch, transformers; print(json.dumps({"s": time
 """
 DECIDE = """
 import json, time, torch, transformers
-from vit_tutorial.model import resolve_source
+from vit_tutorial.weights.sources import resolve_source
 t = time.perf_counter(); name, reason = resolve_source("auto"); dt = time.perf_counter() - t
 print(json.dumps({"s": dt, "source": name, "reason": reason}))
 """

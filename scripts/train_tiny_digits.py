@@ -22,6 +22,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from vit_tutorial import tiny  # noqa: E402
+from vit_tutorial.weights import tiny as tiny_files  # noqa: E402
 
 WEIGHTS_DIR = Path(tiny.__file__).parent / "data" / "weights"
 
@@ -45,8 +46,8 @@ def main(argv=None) -> int:
           f"{run.steps} steps in {run.seconds:.1f} s on {tiny.THREADS} threads")
 
     if args.check:
-        shipped = tiny.load_tiny()
-        ours, theirs = tiny.canonical_state_dict(model), tiny.canonical_state_dict(shipped)
+        shipped = tiny_files.load_tiny()
+        ours, theirs = tiny_files.canonical_state_dict(model), tiny_files.canonical_state_dict(shipped)
         same = ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
         worst = max((ours[k] - theirs[k]).abs().max().item() for k in ours) if ours.keys() == theirs.keys() else float("nan")
         print("identical to the shipped weights, bit for bit" if same else f"DIFFERENT from the shipped weights (largest difference {worst:.3g})")
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     weights = args.out / "tiny-digits.safetensors"
     metrics = {
         "description": "tiny ViT trained on scikit-learn's digits by scripts/train_tiny_digits.py",
-        "architecture": tiny.architecture(config),
+        "architecture": tiny_files.architecture(config),
         "num_labels": config.num_labels,
         "parameters": sum(p.numel() for p in model.parameters()),
         "recipe": tiny.RECIPE,
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
         "test_accuracy_per_epoch": [round(a, 4) for a in run.test_accuracy],
         "loss_per_step": [round(v, 4) for v in run.losses],
     }
-    tiny.save_tiny(model, weights)
+    tiny_files.save_tiny(model, weights)
     metrics["sha256"] = sha256(weights)
     metrics["file_bytes"] = weights.stat().st_size
     with open(args.out / "tiny-digits.json", "w", encoding="utf-8") as f:

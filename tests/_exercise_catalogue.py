@@ -5,7 +5,10 @@ its diagnosis must contain, and right ones written differently from the book.
 function (it is *caught*) and, to count as *diagnosed*, its message must match ``regex`` (case
 insensitive), i.e. name the mistake. ``RIGHT[check]`` lists correct functions written in other
 styles (einsum, loops, ``unfold``, float64 internals, non-contiguous results): the check must accept
-every one (a rejection is a *false alarm*). ``tests/test_exercise_catalogue.py`` runs it all.
+every one (a rejection is a *false alarm*). ``FORBIDDEN[check]`` lists right answers that use a built-in
+the exercise asks the learner to write themselves (``F.gelu``, ``F.layer_norm``, a convolution, SDPA, the
+model's modules), each with the words the verdict must contain: they get no credit.
+``tests/test_exercise_catalogue.py`` runs it all.
 """
 from __future__ import annotations
 
@@ -19,6 +22,12 @@ import torch.nn.functional as F
 
 def _ln(x, w=None, b=None, eps=1e-12):
     return F.layer_norm(x, x.shape[-1:], w, b, eps)
+
+
+def _my_ln(x, w, b, eps):
+    """LayerNorm by hand, as the exercises that forbid F.layer_norm want it."""
+    mean = x.mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(((x - mean) ** 2).mean(-1, keepdim=True) + eps) * w + b
 
 
 def _lin(x, layer):
@@ -161,7 +170,6 @@ WRONG["check_patch_embed"] = [
 ]
 RIGHT["check_patch_embed"] = [
     lambda x, w, b: _patchify(x, w.shape[-1]) @ w.flatten(1).T + b,
-    lambda x, w, b: F.conv2d(x, w, b, stride=w.shape[-1]).flatten(2).transpose(1, 2),
     lambda x, w, b: torch.einsum("bncpq,dcpq->bnd", _patchify(x, w.shape[-1]).reshape(x.shape[0], -1, *w.shape[1:]), w) + b,
     lambda x, w, b: F.linear(F.unfold(x, w.shape[-1], stride=w.shape[-1]).transpose(1, 2), w.flatten(1), b),
 ]
@@ -241,7 +249,6 @@ WRONG["check_attention_head"] = [
 RIGHT["check_attention_head"] = [
     lambda q, k, v: _heads(q, k, v),
     lambda q, k, v: torch.einsum("bnm,bmd->bnd", torch.einsum("bnd,bmd->bnm", q, k).mul(q.shape[-1] ** -0.5).softmax(2), v),
-    lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
     lambda q, k, v: _heads(q.double(), k.double(), v.double()).float(),
     lambda q, k, v: (F.softmax((q / q.shape[-1] ** 0.25) @ (k / k.shape[-1] ** 0.25).transpose(1, 2), dim=-1) @ v).mT.contiguous().mT,
 ]
@@ -329,11 +336,10 @@ WRONG["check_layer_norm"] = [
     ("float16 internals", lambda x, w, b, e: _ln(x, w, b, e).half(), r"float16|dtype"),
 ]
 RIGHT["check_layer_norm"] = [
-    lambda x, w, b, e: _ln(x, w, b, e),
+    lambda x, w, b, e: _my_ln(x, w, b, e),
     lambda x, w, b, e: (x - x.mean(-1, keepdim=True)) * torch.rsqrt(((x - x.mean(-1, keepdim=True)) ** 2).mean(-1, keepdim=True) + e) * w + b,
     lambda x, w, b, e: torch.addcmul(b, (x.double() - x.double().mean(-1, keepdim=True)) / (x.double().var(-1, keepdim=True, correction=0) + e).sqrt(),
                                      w.double()).float(),
-    lambda x, w, b, e: torch.stack([F.layer_norm(t, t.shape[-1:], w, b, e) for t in x.unbind(0)]),
     lambda x, w, b, e: ((x - x.mean(-1)[..., None]) / (x.var(-1, unbiased=False)[..., None] + e).sqrt()) * w + b,
 ]
 
@@ -401,7 +407,6 @@ WRONG["check_gelu"] = [
 ]
 RIGHT["check_gelu"] = [
     _gelu,
-    lambda x: F.gelu(x),
     lambda x: x * 0.5 * torch.erfc(-x / math.sqrt(2)),
     lambda x: x * torch.distributions.Normal(0.0, 1.0).cdf(x.double()),
 ]
@@ -420,7 +425,7 @@ WRONG["check_mlp"] = [
 ]
 RIGHT["check_mlp"] = [
     lambda x, p: _mlp(x, p),
-    lambda x, p: p.mlp_out(F.gelu(p.mlp_in(x))),
+    lambda x, p: p.mlp_out(_gelu(p.mlp_in(x))),
     lambda x, p: torch.einsum("bnf,df->bnd", _gelu(torch.einsum("bnd,fd->bnf", x, p.mlp_in.weight) + p.mlp_in.bias), p.mlp_out.weight) + p.mlp_out.bias,
 ]
 
@@ -465,9 +470,9 @@ WRONG["check_image_summary"] = [
     ("LayerNorm after taking [CLS] with a missing keepdim", lambda h, w, b, e: _ln_no_keepdim(h, w, b, e)[:, 0], r"keepdim"),
 ]
 RIGHT["check_image_summary"] = [
-    lambda h, w, b, e: _ln(h, w, b, e)[:, 0],
-    lambda h, w, b, e: _ln(h[:, 0], w, b, e),
-    lambda h, w, b, e: _ln(h.double(), w.double(), b.double(), e)[:, 0].float(),
+    lambda h, w, b, e: _my_ln(h, w, b, e)[:, 0],
+    lambda h, w, b, e: _my_ln(h[:, 0], w, b, e),
+    lambda h, w, b, e: _my_ln(h.double(), w.double(), b.double(), e)[:, 0].float(),
 ]
 
 WRONG["check_mean_pool"] = [
@@ -680,10 +685,10 @@ def _own_forward(px, m, *, head=_heads, act=_gelu):
     for i in range(len(encoder_layers(m))):
         p = layer_parts(m, i)
         ln1, ln2 = p.layernorm_before, p.layernorm_after
-        h = x + _mha(_ln(x, ln1.weight, ln1.bias, ln1.eps), p, head=head)
-        x = h + _mlp(_ln(h, ln2.weight, ln2.bias, ln2.eps), p, act=act)
+        h = x + _mha(_my_ln(x, ln1.weight, ln1.bias, ln1.eps), p, head=head)
+        x = h + _mlp(_my_ln(h, ln2.weight, ln2.bias, ln2.eps), p, act=act)
     norm = vit_model(m).layernorm
-    return _ln(x, norm.weight, norm.bias, norm.eps)[:, 0] @ m.classifier.weight.T + m.classifier.bias
+    return _my_ln(x, norm.weight, norm.bias, norm.eps)[:, 0] @ m.classifier.weight.T + m.classifier.bias
 
 
 WRONG["check_vit_forward"] = [
@@ -699,7 +704,6 @@ WRONG["check_vit_forward"] = [
     ("float16", lambda px, m: _forward(px, m).half(), r"float16"),
 ]
 RIGHT["check_vit_forward"] = [
-    lambda px, m: _forward(px, m),
     _own_forward,
     lambda px, m: __import__("vit_tutorial.scratch", fromlist=["vit_forward"]).vit_forward(px, m),
 ]
@@ -719,6 +723,61 @@ RIGHT["check_post_norm_block"] = [
     lambda x, n, s: n(torch.add(s(x), x)),
     lambda x, n, s: (lambda y: n(y))(x + s(x)),
 ]
+
+# ============================================================================ forbidden built-ins
+# Right answers that use what the exercise asks the learner to write themselves: no credit, and the verdict names it.
+
+_SDPA_WORDS = r"uses torch\.nn\.functional\.scaled_dot_product_attention"
+FORBIDDEN: dict[str, list] = {
+    "check_patch_embed": [
+        ("F.conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=w.shape[-1]).flatten(2).transpose(1, 2), r"uses a convolution"),
+        ("nn.Conv2d with the weights", lambda x, w, b: _conv_module(x, w, b), r"uses a convolution"),
+    ],
+    "check_attention_head": [
+        ("F.scaled_dot_product_attention", lambda q, k, v: F.scaled_dot_product_attention(q, k, v), _SDPA_WORDS),
+        ("SDPA on a 4-D view", lambda q, k, v: F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0], _SDPA_WORDS),
+    ],
+    "check_layer_norm": [
+        ("F.layer_norm", lambda x, w, b, e: _ln(x, w, b, e), r"uses torch\.nn\.functional\.layer_norm"),
+        ("F.layer_norm per image", lambda x, w, b, e: torch.stack([F.layer_norm(t, t.shape[-1:], w, b, e) for t in x.unbind(0)]),
+         r"uses torch\.nn\.functional\.layer_norm"),
+        ("torch.layer_norm", lambda x, w, b, e: torch.layer_norm(x, x.shape[-1:], w, b, e), r"uses torch\.nn\.functional\.layer_norm"),
+        ("F.group_norm with one group", lambda x, w, b, e: F.group_norm(x.reshape(-1, x.shape[-1], 1), 1, eps=e).reshape(x.shape) * w + b,
+         r"built-in normalisation"),
+    ],
+    "check_gelu": [
+        ("F.gelu", lambda x: F.gelu(x), r"uses torch\.nn\.functional\.gelu"),
+        ("nn.GELU", lambda x: torch.nn.GELU()(x), r"uses torch\.nn\.functional\.gelu"),
+        ("torch._C._nn.gelu", lambda x: torch._C._nn.gelu(x), r"uses torch\.nn\.functional\.gelu"),
+    ],
+    "check_mlp": [
+        ("the layers with F.gelu", lambda x, p: p.mlp_out(F.gelu(p.mlp_in(x))), r"uses torch\.nn\.functional\.gelu"),
+        ("the model's activation module", lambda x, p: p.mlp_out(p.activation(p.mlp_in(x))), r"uses torch\.nn\.functional\.gelu"),
+    ],
+    "check_image_summary": [
+        ("F.layer_norm", lambda h, w, b, e: _ln(h, w, b, e)[:, 0], r"uses torch\.nn\.functional\.layer_norm"),
+    ],
+    "check_cross_entropy": [
+        ("F.cross_entropy", lambda z, y: F.cross_entropy(z, y), r"uses torch\.nn\.functional\.cross_entropy"),
+        ("F.nll_loss of log_softmax", lambda z, y: F.nll_loss(z.log_softmax(-1), y), r"uses torch\.nn\.functional\.cross_entropy"),
+    ],
+    "check_vit_forward": [
+        ("the checker's own forward (Conv2d, the model's LayerNorms and classifier)", lambda px, m: _forward(px, m),
+         r"uses a convolution.*calls the model's own modules|calls the model's own modules.*convolution"),
+        ("the model itself", lambda px, m: m(px).logits, r"calls the model's own modules \(`ViTForImageClassification`"),
+        ("own code with F.gelu", lambda px, m: _own_forward(px, m, act=F.gelu), r"uses torch\.nn\.functional\.gelu"),
+        ("own code with SDPA", lambda px, m: _own_forward(px, m, head=F.scaled_dot_product_attention), _SDPA_WORDS),
+    ],
+}
+
+
+def _conv_module(x, w, b):
+    conv = torch.nn.Conv2d(w.shape[1], w.shape[0], w.shape[-1], stride=w.shape[-1]).to(x.device)
+    with torch.no_grad():
+        conv.weight.copy_(w)
+        conv.bias.copy_(b)
+    return conv(x).flatten(2).transpose(1, 2)
+
 
 # ============================================================================ held out
 # Written after the diagnoses above, and NOT used to tune them: an honest measure of how often a

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import vit_tutorial as vt  # noqa: E402
-from vit_tutorial.model import is_cached  # noqa: E402
+from vit_tutorial.weights.hub import is_cached  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -35,20 +35,31 @@ def pretrained_model(dev):
 @pytest.fixture(scope="session")
 def trained_like(dev):
     """ViT-B/16 with synthetic trained-like statistics (outlier channels, high-norm tokens,
-    spread gamma, peaked attention, spread logits): see vit_tutorial.trained_like."""
-    from vit_tutorial.trained_like import trained_like_model
+    spread gamma, peaked attention, spread logits): see vit_tutorial.weights.trained_like."""
+    from vit_tutorial.weights.trained_like import trained_like_model
 
     return trained_like_model(seed=0).to(dev)
 
 
-@pytest.fixture(params=["random", "trained-like", pytest.param("pretrained", marks=pytest.mark.pretrained)])
+@pytest.fixture(scope="session")
+def trained_like_heavy(dev):
+    """The harder trained-like profile: six tokens of norm ~4000 that the others attend to, small
+    outlier channels (see vit_tutorial.weights.trained_like, ``profile="heavy"``)."""
+    from vit_tutorial.weights.trained_like import trained_like_model
+
+    return trained_like_model(seed=0, profile="heavy").to(dev)
+
+
+@pytest.fixture(params=["random", "trained-like", "trained-like-heavy", pytest.param("pretrained", marks=pytest.mark.pretrained)])
 def any_model(request, model):
-    """Each test using this runs on random weights, on trained-like ones, and on the pretrained
-    checkpoint when it is cached (``pytest -m pretrained`` selects just those)."""
+    """Each test using this runs on random weights, on both trained-like profiles, and on the
+    pretrained checkpoint when it is cached (``pytest -m pretrained`` selects just those)."""
     if request.param == "random":
         return model
     if request.param == "trained-like":
         return request.getfixturevalue("trained_like")
+    if request.param == "trained-like-heavy":
+        return request.getfixturevalue("trained_like_heavy")
     return request.getfixturevalue("pretrained_model")
 
 

@@ -26,6 +26,9 @@ REQUIRED_KEYS = [
     "hendrycks2016gelu",
     "he2016resnet",
     "abnar2020rollout",
+    "kumar2022lpft",  # chapter 10: random-head gradients distort features; LP-FT
+    "touvron2021deit",  # chapter 10's counterpoint
+    "steiner2022howtotrain",
 ]
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 

@@ -404,6 +404,7 @@ def test_page(page, visit, server):
 
 JS_WIDE_OUTPUT = """
 () => Array.from(document.querySelectorAll('main .cell_output pre, main .output pre'))
+  .filter(p => !p.closest('.highlight-python'))  // source listings (vt.show_source) keep whole lines and scroll
   .filter(p => p.scrollWidth > p.clientWidth + 1)
   .map(p => `${p.scrollWidth}>${p.clientWidth}: ${p.textContent.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 80)}`)
 """

@@ -108,7 +108,7 @@ def test_figures(model):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vit_tutorial import viz_patches as V
+    from vit_tutorial.figures import patch_plots as V
 
     sim = E.position_similarity(vit_model(model).embeddings.position_embeddings.detach())
     mosaic = V.similarity_mosaic(sim, (14, 14))

@@ -14,7 +14,10 @@ def small():
 
 
 def _ln(h, w, b, eps):
-    return torch.nn.functional.layer_norm(h, h.shape[-1:], w, b, eps)
+    """LayerNorm by hand (the exercise forbids F.layer_norm); ``w``, ``b`` may be None."""
+    mean = h.mean(-1, keepdim=True)
+    out = (h - mean) / torch.sqrt(((h - mean) ** 2).mean(-1, keepdim=True) + eps)
+    return out * (1 if w is None else w) + (0 if b is None else b)
 
 
 # ---- right answers, written in different ways ----------------------------------------------

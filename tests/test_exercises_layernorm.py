@@ -101,10 +101,10 @@ def norms_linalg(states):
 
 
 RIGHT = {
-    "layer_norm": [L.layer_norm, ln_functional, ln_var_mean],
+    "layer_norm": [L.layer_norm, ln_var_mean],
     "batch_norm": [L.batch_norm, bn_module, bn_flatten],
-    "gelu": [M.gelu, torch.nn.functional.gelu, gelu_cdf],
-    "mlp": [M.mlp, mlp_modules, mlp_einsum],
+    "gelu": [M.gelu, gelu_cdf],
+    "mlp": [M.mlp, mlp_einsum],
     "encoder_layer": [CHECKS["encoder_layer"][1], layer_modules, layer_blocks],
     "pre_norm_block": [R.pre_norm_residual, block_residual_last],
     "token_norms": [R.token_norms, norms_sqrt, norms_linalg],
@@ -203,11 +203,25 @@ def test_realistic_mistakes_are_diagnosed(name, fn, diagnosis, model):
         _run(name, fn, model)
 
 
+# Right values from a built-in the exercise asks the learner to write: no credit, and the verdict names it.
+FORBIDDEN = [
+    ("layer_norm", ln_functional, r"uses torch\.nn\.functional\.layer_norm"),
+    ("gelu", torch.nn.functional.gelu, r"uses torch\.nn\.functional\.gelu"),
+    ("mlp", mlp_modules, r"uses torch\.nn\.functional\.gelu"),
+]
+
+
+@pytest.mark.parametrize("name,fn,verdict", FORBIDDEN)
+def test_forbidden_built_ins_get_no_credit(name, fn, verdict, model):
+    with pytest.raises(CheckFailed, match=verdict + r".*no credit"):
+        _run(name, fn, model)
+
+
 def test_wrong_values_without_a_known_mistake_say_so(model):
     with pytest.raises(CheckFailed, match="the shape is right but the values differ"):
         check_gelu(lambda x: M.gelu(x) * 1.01)
-    with pytest.raises(CheckFailed, match=r"axis 2 \(tokens\) is 8, should be 5"):
-        check_token_norms(lambda s: s.norm(dim=-2))
+    with pytest.raises(CheckFailed, match=r"axis 2 \(tokens\) is 4, should be 5"):
+        check_token_norms(lambda s: s.norm(dim=-1)[..., :-1])
 
 
 # --- broken functions -------------------------------------------------------------------------------------

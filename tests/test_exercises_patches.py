@@ -48,9 +48,15 @@ def test_patchify_accepts(fn, model):
     assert check_patchify(fn, model)
 
 
-@pytest.mark.parametrize("fn", [embed_conv, embed_einsum, embed_linear])
+@pytest.mark.parametrize("fn", [embed_einsum, embed_linear])
 def test_patch_embed_accepts(fn, model):
     assert check_patch_embed(fn, model)
+
+
+def test_patch_embed_gives_no_credit_for_a_convolution(model):
+    """The exercise says "without any convolution": right values, no credit, and the verdict names it."""
+    with pytest.raises(CheckFailed, match=r"uses a convolution \(torch\.nn\.functional\.conv2d\).*no credit"):
+        check_patch_embed(embed_conv, model)
 
 
 # ----------------------------------------------------------------- mistakes

@@ -20,8 +20,9 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
-from vit_tutorial import grade, student
-from vit_tutorial.course import assignment, worker
+from vit_tutorial.course import assignment, grade, isolation, notebooks, sandbox
+
+pytestmark = pytest.mark.slow  # every test grades in kernels of its own: make test runs them, make check does not
 
 TIMEOUT = 40  # seconds per submission: a good one takes 5-20 s here (importing torch, on a busy machine); the loop uses all of it
 TESTS = str(Path(__file__).resolve().parent)
@@ -29,7 +30,7 @@ CHECKS = "_exercise_checks"
 
 
 def _student():
-    return nbformat.from_dict(student.student_notebook(tiny_chapter(), chapter="tiny"))
+    return nbformat.from_dict(notebooks.student_notebook(tiny_chapter(), chapter="tiny"))
 
 
 def _solved(double="t * 2", square="t * t"):
@@ -158,6 +159,24 @@ def test_crashing_submission_is_graded_on_the_cells_before_the_crash(graded):
     assert "`square` is not defined" in r.exercises[1].message
 
 
+@pytest.mark.parametrize("ending", ["exit()", "import sys\nsys.exit(2)"])
+def test_a_notebook_that_exits_is_graded_like_a_crash_on_the_cells_before_it(env, tmp_path, ending):
+    """``exit()``/``quit()`` shut the kernel down; ``sys.exit()``/``raise SystemExit`` stop a "Run All": either way
+    the cell and the cause are named, what came before is run again and credited, what came after is not."""
+    write(tiny_chapter(), tmp_path / "tiny.ipynb")
+    nb = _solved()
+    at = _index_of(nb, "check_double(double)") + 1
+    nb.cells.insert(at, new_code_cell(ending))
+    (tmp_path / "alice").mkdir()
+    write(nb, tmp_path / "alice" / "tiny.ipynb")
+    [r] = grade.grade([tmp_path / "alice" / "tiny.ipynb"], book_dir=tmp_path, timeout=TIMEOUT, checks_module=CHECKS)
+    assert r.status == "crashed" and f"ended in cell {at}" in r.detail, r.detail
+    assert ("exit()" if ending == "exit()" else "SystemExit (2)") in r.detail
+    assert any(f"cell {at}: graded the cells before it, run again" in n for n in r.notes), r.notes
+    assert _statuses(r) == {"double": "passed", "square": "error"}
+    assert "`square` is not defined" in r.exercises[1].message
+
+
 def test_endless_loop_times_out_and_what_was_written_before_it_counts(graded):
     r = graded[0]["looping"]
     assert r.status == "timeout" and f"{TIMEOUT:g} s" in r.detail
@@ -210,6 +229,21 @@ def test_table_tells_students_apart_and_json_has_everything(graded):
     assert good["label"] == "good/tiny.ipynb" and Path(good["log"]).is_file()
     assert [e["name"] for e in good["exercises"]] == ["double", "square"]
     assert {"graded", "crashed", "timeout", "invalid", "not found", "unknown chapter"} <= {s["status"] for s in data["submissions"]}
+
+
+def test_the_table_shows_every_detail_in_full_wrapped_under_its_column():
+    from vit_tutorial.course.results import ExerciseResult, SubmissionResult
+
+    long = "the output has the right shape but differs from the reference " * 4 + "(max abs diff 0.25 at [0, 3])."
+    r = SubmissionResult("a/tiny.ipynb", "graded", chapter="tiny", label="a/tiny.ipynb",
+                         exercises=[ExerciseResult("check_double", "failed", long)], flags=["cell 3: " + long])
+    text = grade.table([r])
+    assert "…" not in text
+    assert " ".join(text.split()).count(long.strip()) == 2  # both in full, every word
+    column = text.splitlines()[0].index("details")
+    wrapped = [line for line in text.splitlines() if not line[:column].strip()]
+    assert len(wrapped) >= 4 and all(line[column] != " " for line in wrapped)  # continued right under "details"
+    assert all(len(line) <= column + 80 for line in text.splitlines())
 
 
 def test_kernel_output_goes_to_the_log_not_the_grader(graded, capfd):
@@ -276,6 +310,41 @@ def test_ctrl_c_keeps_what_is_done(graded, tmp_path):
     assert "Interrupted" in stderr and "tiny_malformed.ipynb" in stdout
 
 
+NOWHERE = ("import sys\nfrom vit_tutorial.course import grade\n"
+           "def nowhere(start=None):\n    raise FileNotFoundError('no checkout')\n"  # as from an installed wheel
+           "grade.project_root = nowhere\nsys.exit(grade.main(sys.argv[1:]))")
+
+
+@pytest.mark.parametrize("book", [None, "empty"])
+def test_without_a_book_the_grader_says_to_pass_book_and_fails(tmp_path, book):
+    """From outside a checkout, no hand-in is blamed for its name: the grader stops before grading, naming --book."""
+    (tmp_path / "alice").mkdir()
+    write(_solved(), tmp_path / "alice" / "04_attention.ipynb")
+    (tmp_path / "empty").mkdir()
+    args = ["alice/04_attention.ipynb", *(["--book", book] if book else [])]
+    run = subprocess.run([sys.executable, "-c", NOWHERE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2, (run.returncode, run.stdout, run.stderr)
+    assert "--book" in run.stderr and "can't find the book" in run.stderr, run.stderr
+    assert "unknown chapter" not in run.stdout + run.stderr and "grading" not in run.stderr
+    with pytest.raises(FileNotFoundError, match="--book"):
+        grade.grade([tmp_path / "alice" / "04_attention.ipynb"], book_dir=tmp_path / "empty")
+
+
+def test_a_folder_pipe_device_or_dangling_link_handed_in_is_named_for_what_it_is(tmp_path):
+    write(tiny_chapter(), tmp_path / "tiny.ipynb")
+    book = {"tiny": tmp_path / "tiny.ipynb"}
+    (tmp_path / "dir_tiny.ipynb").mkdir()
+    os.mkfifo(tmp_path / "fifo_tiny.ipynb")  # opening it would block: it must not be opened
+    (tmp_path / "zero_tiny.ipynb").symlink_to("/dev/zero")
+    (tmp_path / "gone_tiny.ipynb").symlink_to(tmp_path / "nobody.ipynb")
+    expect = {"dir": ("invalid", "a folder, not a notebook file"), "fifo": ("invalid", "a named pipe (FIFO)"),
+              "zero": ("invalid", "a symbolic link to /dev/zero, which is a character device"),
+              "gone": ("not found", "a symbolic link to"), "nobody": ("not found", "no such file")}
+    for name, (status, detail) in expect.items():
+        r = grade.grade_one(tmp_path / f"{name}_tiny.ipynb", book)
+        assert (r.status, r.chapter) == (status, "tiny") and detail in r.detail, (name, r.status, r.detail)
+
+
 def test_chapter_lookup_rules():
     book = {"02_patch_embeddings": Path("b2"), "03_cls_position_dropout": Path("b3")}
     find = assignment.chapter_from_file_name
@@ -291,7 +360,7 @@ def test_assignments_come_from_the_real_book():
     for path in sorted(root.glob("*.ipynb")):
         a = assignment.read_assignment(path)
         book_nb = json.loads(path.read_text())
-        assert [c.name for c in a.checks] == student.expected_checks(book_nb)  # the same count as the student copy
+        assert [c.name for c in a.checks] == notebooks.expected_checks(book_nb)  # the same count as the student copy
         for check in a.checks:
             assert check.function.isidentifier() and set(check.args) <= {"model"}, check
         total += len(a.checks)
@@ -322,7 +391,7 @@ def test_a_kernel_reaches_no_pipe_of_the_grader(env, tmp_path, monkeypatch, thre
     """A kernel can open its worker's descriptors through /proc/PID/fd. A forked worker used to keep all of the
     grader's: under pytest-xdist, execnet's channel to the controller, which the forged line corrupted (the
     run hung). Now the worker holds no pipe of the grader's; only its answer pipe, where a forgery is flagged."""
-    monkeypatch.setattr(grade, "_threaded", lambda: threaded)
+    monkeypatch.setattr(isolation, "_threaded", lambda: threaded)
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")  # in bubblewrap the kernel's parent is bwrap, not the worker
     book = tmp_path / "book"
     book.mkdir()
@@ -347,7 +416,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _needs_sandbox(tmp_path):
-    wrapper, note = worker.sandbox(tmp_path)
+    wrapper, note = sandbox.sandbox(tmp_path)
     if not wrapper:
         if os.environ.get("VIT_TUTORIAL_REQUIRE_SANDBOX") == "1":
             pytest.fail(f"no sandbox: {note} (and VIT_TUTORIAL_REQUIRE_SANDBOX=1)", pytrace=False)
@@ -393,20 +462,20 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
 def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap here
     monkeypatch.delenv("VIT_TUTORIAL_SANDBOX", raising=False)
-    assert worker.sandbox(tmp_path) == ([], "none (bwrap not found)")
+    assert sandbox.sandbox(tmp_path) == ([], "none (bwrap not found)")
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "bwrap")
     with pytest.raises(RuntimeError, match="bwrap not found"):
-        worker.sandbox(tmp_path)
+        sandbox.sandbox(tmp_path)
     broken = tmp_path / "bwrap"  # installed, but no user namespaces (a container without the rights)
     broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
     broken.chmod(0o755)
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "auto")
-    assert worker.sandbox(tmp_path) == ([], "none (bwrap does not run here: bwrap: No permissions to creating new namespace)")
+    assert sandbox.sandbox(tmp_path) == ([], "none (bwrap does not run here: bwrap: No permissions to creating new namespace)")
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")
-    assert worker.sandbox(tmp_path) == ([], "none (VIT_TUTORIAL_SANDBOX=off)")
+    assert sandbox.sandbox(tmp_path) == ([], "none (VIT_TUTORIAL_SANDBOX=off)")
     monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "maybe")
     with pytest.raises(ValueError, match="auto, off or bwrap"):
-        worker.sandbox(tmp_path)
+        sandbox.sandbox(tmp_path)
 
 
 def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tmp_path, monkeypatch):
@@ -416,7 +485,7 @@ def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tm
     (venv / "lib").mkdir(parents=True)
     monkeypatch.setattr(sys, "prefix", str(venv))
     monkeypatch.setattr(sys, "path", [*sys.path, str(venv / "lib"), str(tmp_path / "gone")])
-    args = worker._needed_in_tmp()
+    args = sandbox._needed_in_tmp()
     kept = str(venv.resolve())
     if Path(kept).is_relative_to(Path("/tmp").resolve()):
         i = args.index(kept)
@@ -424,6 +493,6 @@ def test_the_sandbox_brings_back_python_and_the_package_when_they_live_in_tmp(tm
         assert str((venv / "lib").resolve()) not in args  # inside one already kept
         assert str(tmp_path / "gone") not in args  # not there
     assert all(Path(a).resolve().is_relative_to(Path("/tmp").resolve()) for a in args if a != "--ro-bind")
-    wrapper, _ = worker.sandbox(tmp_path) if shutil.which("bwrap") else ([], "")
+    wrapper, _ = sandbox.sandbox(tmp_path) if shutil.which("bwrap") else ([], "")
     if wrapper:  # in the command, after the empty /tmp and before the kernel's own folder
         assert wrapper.index("--tmpfs") < wrapper.index(kept) < wrapper.index("--bind")

@@ -20,11 +20,10 @@ import torch
 from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
-from vit_tutorial import grade, student
-from vit_tutorial.course import assignment, review
+from vit_tutorial.course import assignment, grade, notebooks, review
 
 TIMEOUT = 60
-pytestmark = pytest.mark.xdist_group("grade_attacks")  # with --dist loadgroup (make test) the catalogue is graded once, on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade_attacks")]  # with --dist loadgroup (make test) the catalogue is graded once, on one worker
 
 TESTS = str(Path(__file__).resolve().parent)
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +32,7 @@ POISON_TARGET = ROOT / "vit_tutorial" / "course" / "__init__.py"
 
 
 def _student():
-    return nbformat.from_dict(student.student_notebook(tiny_chapter(), chapter="tiny"))
+    return nbformat.from_dict(notebooks.student_notebook(tiny_chapter(), chapter="tiny"))
 
 
 def _with(*cells, at=3):
@@ -253,12 +252,12 @@ def test_self_checks_pass_in_the_kernel_but_not_in_the_grade(graded):
 
 def _real(chapter: str):
     path = ROOT / "book" / f"{chapter}.ipynb"
-    nb = student.student_notebook(json.loads(path.read_text()), chapter=chapter)
+    nb = notebooks.student_notebook(json.loads(path.read_text()), chapter=chapter)
     return nb, assignment.read_assignment(path)
 
 
 def _replace_stub(nb, function: str, source: str):
-    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and student.cell_text(c).startswith(f"def {function}("))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and notebooks.cell_text(c).startswith(f"def {function}("))
     cell["source"] = source
 
 
@@ -283,6 +282,6 @@ def test_the_real_book_itself_raises_no_flag():
         a = assignment.read_assignment(path)
         nb = json.loads(path.read_text())
         for cell in nb["cells"]:  # the book's solutions, as a student would write them into the stubs
-            if student.is_solution(cell):
+            if notebooks.is_solution(cell):
                 cell["metadata"]["tags"].remove("solution")
         assert review.review(nb, a) == [], path.name

@@ -5,7 +5,7 @@ import cloudpickle
 import torch
 
 import vit_tutorial as vt
-from vit_tutorial.course import worker
+from vit_tutorial.course import kernel
 
 
 def test_a_model_argument_reaches_the_kernel_and_comes_back_equal(tmp_path):
@@ -16,7 +16,7 @@ def test_a_model_argument_reaches_the_kernel_and_comes_back_equal(tmp_path):
                            label2id={"a": 0, "b": 1, "c": 2})
     model = vt.random_model(seed=3, config=config)
     pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    payload = {"args": [pixels, worker._portable(model)], "kwargs": {}}
+    payload = {"args": [pixels, kernel._portable(model)], "kwargs": {}}
     assert isinstance(payload["args"][1], dict) and payload["args"][1]["cls"] == "ViTForImageClassification"
     inp, out = tmp_path / "input.pkl", tmp_path / "output.pt"
     inp.write_bytes(cloudpickle.dumps(payload))
@@ -26,7 +26,7 @@ def test_a_model_argument_reaches_the_kernel_and_comes_back_equal(tmp_path):
             return m(x).logits
 
     shell = types.SimpleNamespace(user_ns={"my_vit": student})
-    exec(worker._CALL % (str(inp), str(out), "my_vit"), {"get_ipython": lambda: shell})  # noqa: S102 - the grader's own code
+    exec(kernel.kernel_program(inp, out, "my_vit"), {"get_ipython": lambda: shell})  # noqa: S102 - the grader's own code
     reply = torch.load(out, weights_only=True)
     assert reply["kind"] == "tensor"
     with torch.no_grad():
@@ -35,6 +35,6 @@ def test_a_model_argument_reaches_the_kernel_and_comes_back_equal(tmp_path):
 
 def test_plain_values_are_sent_as_they_are():
     x = torch.ones(2)
-    assert worker._portable(x) is x
-    assert worker._portable(3) == 3
-    assert worker._portable(torch.nn.Linear(2, 2)).__class__ is torch.nn.Linear  # not a transformers model
+    assert kernel._portable(x) is x
+    assert kernel._portable(3) == 3
+    assert kernel._portable(torch.nn.Linear(2, 2)).__class__ is torch.nn.Linear  # not a transformers model

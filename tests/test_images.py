@@ -300,6 +300,25 @@ def test_bad_arrays(bad, message):
         vt.load_image(bad)
 
 
+def test_an_already_normalised_tensor_gets_advice_for_normalised_input():
+    x = vt.preprocess(np.full((8, 8, 3), 30, np.uint8), size=8)[0]  # (30 / 255 - 0.5) / 0.5: about -0.76
+    with pytest.raises(ImageLoadError, match=r"already normalised.*to_display") as err:
+        vt.load_image(x)
+    assert "255" not in str(err.value)
+    with pytest.raises(ImageLoadError, match=r"divide 0-255 values by 255"):  # what that advice is right for
+        vt.load_image(torch.full((3, 8, 8), 200.0))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.uint8])
+def test_a_huge_expanded_tensor_is_refused_before_it_is_materialised(dtype):
+    x = torch.zeros(3, 1, 1, dtype=dtype).expand(3, 60000, 60000)  # 10.8 billion values in 3 elements of memory
+    assert x.stride() == (1, 0, 0)
+    with pytest.raises(ImageLoadError, match=r"\(3, 60000, 60000\).*MAX_IMAGE_PIXELS"):
+        vt.load_image(x)
+    with pytest.raises(ImageLoadError, match="MAX_IMAGE_PIXELS"):
+        vt.load_image(np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (60000, 60000, 3)))
+
+
 # --------------------------------------------------------------------------- tensors of every kind
 
 

@@ -15,34 +15,37 @@ import torch
 
 import vit_tutorial as vt
 from vit_tutorial import model as vm
+from vit_tutorial.inputs import net
+from vit_tutorial.weights import hub, sources
+from vit_tutorial.weights.checkpoint import MODEL_ID
 
 # --------------------------------------------------------------------------- sources
 
 
 def test_unknown_source_lists_the_choices():
     with pytest.raises(ValueError, match=r"'imagenet' is not a weight source.*auto, pretrained, random"):
-        vm.resolve_source("imagenet")
+        sources.resolve_source("imagenet")
 
 
 def test_unknown_source_from_environment_names_the_variable(monkeypatch):
     monkeypatch.setenv("VIT_TUTORIAL_WEIGHTS", "trained")
     with pytest.raises(ValueError, match="VIT_TUTORIAL_WEIGHTS='trained'"):
-        vm.resolve_source()
+        sources.resolve_source()
 
 
 def test_source_argument_is_case_insensitive(monkeypatch):
-    assert vm.resolve_source(" Random ")[0] == "random"
+    assert sources.resolve_source(" Random ")[0] == "random"
 
 
 def test_environment_chooses_random(monkeypatch):
     monkeypatch.setenv("VIT_TUTORIAL_WEIGHTS", "random")
-    assert vm.resolve_source() == ("random", "asked for")
+    assert sources.resolve_source() == ("random", "asked for")
 
 
 def test_auto_offline_falls_back_to_random(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
-    name, reason = vm.resolve_source("auto")
+    monkeypatch.setattr(sources, "is_cached", lambda model_id=MODEL_ID: False)
+    name, reason = sources.resolve_source("auto")
     assert name == "random"
     assert "HF_HUB_OFFLINE" in reason
 
@@ -50,27 +53,27 @@ def test_auto_offline_falls_back_to_random(monkeypatch):
 def test_auto_without_network_asks_the_hub_once_and_falls_back(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
+    monkeypatch.setattr(sources, "is_cached", lambda model_id=MODEL_ID: False)
     calls = []
-    monkeypatch.setattr(vm, "probe_hub", lambda timeout=2.0: calls.append(timeout) or "the Hub did not answer within 2 s")
-    name, reason = vm.resolve_source("auto")
+    monkeypatch.setattr(sources, "probe_hub", lambda timeout=2.0: calls.append(timeout) or "the Hub did not answer within 2 s")
+    name, reason = sources.resolve_source("auto")
     assert (name, len(calls)) == ("random", 1)
     assert "did not answer" in reason
 
 
 def test_pretrained_unavailable_says_how_to_get_it(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
-    with pytest.raises(vm.WeightsUnavailableError) as err:
-        vm.resolve_source("pretrained")
+    monkeypatch.setattr(sources, "is_cached", lambda model_id=MODEL_ID: False)
+    with pytest.raises(vt.WeightsUnavailableError) as err:
+        sources.resolve_source("pretrained")
     message = str(err.value)
     assert "connect to the internet once" in message and "HF_HOME" in message
     assert isinstance(err.value, OSError)
 
 
 def test_cached_weights_are_chosen_by_auto(monkeypatch):
-    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: True)
-    assert vm.resolve_source("auto") == ("pretrained", "found in the local HuggingFace cache")
+    monkeypatch.setattr(sources, "is_cached", lambda model_id=MODEL_ID: True)
+    assert sources.resolve_source("auto") == ("pretrained", "found in the local HuggingFace cache")
 
 
 # ------------------------------------------------------------ the Hub probe, against local servers
@@ -148,11 +151,11 @@ def test_auto_falls_back_fast_on_a_bad_endpoint(monkeypatch, behaviour, reason):
     weights, with the reason, within about 2 s (the probe's total deadline)."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
+    monkeypatch.setattr(sources, "is_cached", lambda model_id=MODEL_ID: False)
     with _local_hub(behaviour) as endpoint:
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
         start = time.perf_counter()
-        name, why = vm.resolve_source("auto")
+        name, why = sources.resolve_source("auto")
         elapsed = time.perf_counter() - start
     assert name == "random", why
     assert reason in why
@@ -171,9 +174,9 @@ def test_a_socket_timeout_reads_as_a_silent_hub(monkeypatch, raised):
     def urlopen(*args, **kwargs):
         raise raised
 
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(net, "_open", urlopen)  # the one network call (vit_tutorial.inputs.net) opens here
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    why = vm.probe_hub(timeout=2.0)
+    why = hub.probe_hub(timeout=2.0)
     if isinstance(getattr(raised, "reason", raised), TimeoutError):
         assert why == "the Hub did not answer within 2 s"
     else:
@@ -183,8 +186,7 @@ def test_a_socket_timeout_reads_as_a_silent_hub(monkeypatch, raised):
 def test_probe_accepts_a_hub_that_serves_the_config(monkeypatch):
     with _local_hub("good") as endpoint:
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
-        assert vm.probe_hub(timeout=2.0) is None
-        assert vm.hub_reachable(timeout=2.0) is True
+        assert hub.probe_hub(timeout=2.0) is None
 
 
 def test_probe_fails_fast_on_a_closed_port(monkeypatch):
@@ -193,7 +195,7 @@ def test_probe_fails_fast_on_a_closed_port(monkeypatch):
         port = s.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     start = time.perf_counter()
-    assert "could not be reached" in vm.probe_hub(timeout=2.0)
+    assert "could not be reached" in hub.probe_hub(timeout=2.0)
     assert time.perf_counter() - start < 1.0
 
 
@@ -205,19 +207,19 @@ def test_auto_falls_back_when_the_pretrained_load_itself_fails(monkeypatch, caps
     def broken(local_only):
         raise OSError("model.safetensors: connection reset")
 
-    monkeypatch.setattr(vm, "_pretrained_model", broken)
+    monkeypatch.setattr(vm, "pretrained_model", broken)
     model, _, source = vm.load_model("auto")
     assert source.name == "random" and "connection reset" in source.reason
     assert "could not be loaded" in capsys.readouterr().out
-    with pytest.raises(vm.WeightsUnavailableError, match="connection reset"):
+    with pytest.raises(vt.WeightsUnavailableError, match="connection reset"):
         vm.load_model("pretrained")
 
 
 def test_a_pickle_only_cache_says_safetensors_is_needed(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(vm, "is_cached", lambda model_id=vm.MODEL_ID: False)
-    monkeypatch.setattr(vm, "_pickle_only_cached", lambda model_id=vm.MODEL_ID: True)
-    name, reason = vm.resolve_source("auto")
+    monkeypatch.setattr(sources, "is_cached", lambda model_id=MODEL_ID: False)
+    monkeypatch.setattr(sources, "pickle_only_cached", lambda model_id=MODEL_ID: True)
+    name, reason = sources.resolve_source("auto")
     assert name == "random" and "pytorch_model.bin" in reason and "safetensors" in reason
 
 
@@ -227,18 +229,19 @@ def _run_python(code: str, env_extra: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_offline_auto_and_pretrained_do_not_wait_for_the_network(tmp_path):
     """The bug to avoid: from_pretrained retrying for 20-45 s. A fresh process, an empty
     cache, an endpoint that can't be reached: auto must settle on random and pretrained
     must fail, each well inside the retry time (the limit is loose on purpose; the
     benchmark measures the real figure)."""
     code = """
-        import time, vit_tutorial.model as vm
+        import time, vit_tutorial as vt, vit_tutorial.model as vm
         t = time.perf_counter(); name, reason = vm.resolve_source("auto"); auto_s = time.perf_counter() - t
         t = time.perf_counter()
         try:
             vm.load_model("pretrained")
-        except vm.WeightsUnavailableError as err:
+        except vt.WeightsUnavailableError as err:
             msg = str(err)
         pre_s = time.perf_counter() - t
         print(name, round(auto_s, 3), round(pre_s, 3), "HF_HOME" in msg)
@@ -251,6 +254,7 @@ def test_offline_auto_and_pretrained_do_not_wait_for_the_network(tmp_path):
     assert float(auto_s) < 10 and float(pre_s) < 10, done.stdout
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_pretrained_loads_from_a_local_cache_without_network(tmp_path):
     """Build an HF cache by hand holding a (tiny) model under the checkpoint's name: with
     the Hub unreachable, auto and pretrained both load it, from safetensors."""
@@ -285,12 +289,12 @@ def test_load_model_prints_one_line_naming_the_source(capsys):
 
 
 def test_what_each_source_tells_the_reader():
-    trained = vm.WeightSource("pretrained", vm.MODEL_ID, trained=True)
-    assert trained.notice == "" and trained.describe() == f"weights: pretrained {vm.MODEL_ID}"
+    trained = vt.WeightSource("pretrained", MODEL_ID, trained=True)
+    assert trained.notice == "" and trained.describe() == f"weights: pretrained {MODEL_ID}"
     assert trained.describe().count("weights:") == 1
-    random = vm.WeightSource("random", "arch", trained=False, seed=0)
-    assert random.describe() == vm.RANDOM_NOTICE
-    like = vm.WeightSource("trained-like", "arch", trained=False, seed=0)
+    random = vt.WeightSource("random", "arch", trained=False, seed=0)
+    assert random.describe() == sources.RANDOM_NOTICE
+    like = vt.WeightSource("trained-like", "arch", trained=False, seed=0)
     assert "SYNTHETIC" in like.describe() and "meaningless" in like.describe()
 
 
@@ -301,6 +305,17 @@ def test_load_model_trained_like(capsys):
     assert source.name == "trained-like" and not source.trained
     gammas = torch.cat([m.weight for m in model.modules() if isinstance(m, torch.nn.LayerNorm)])
     assert gammas.min() < 0.35 and gammas.max() > 2.5  # not the plain random weights
+
+
+def test_load_model_trained_like_heavy(capsys, monkeypatch, trained_like_heavy):
+    monkeypatch.setenv(vm.WEIGHTS_ENV, "trained-like-heavy")
+    assert vm.resolve_source() == ("trained-like-heavy", "asked for")
+    model, _, source = vt.load_model()
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("[vit_tutorial] weights: trained-like-heavy") and "SYNTHETIC" in out[1]
+    assert source.name == "trained-like-heavy" and not source.trained and "SYNTHETIC" in source.notice
+    for (name, a), b in zip(model.state_dict().items(), trained_like_heavy.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu()), name  # the heavy profile, not the standard one
 
 
 # --------------------------------------------------------------------------- random model
@@ -366,10 +381,10 @@ def test_top_predictions_rejects_a_batch():
 
 
 def test_format_predictions_warns_on_random_weights():
-    src = vm.WeightSource("random", "x", trained=False, seed=0)
+    src = vt.WeightSource("random", "x", trained=False, seed=0)
     text = vt.format_predictions([("tabby, tabby cat", 0.5)], src)
     assert "meaningless" in text
-    assert "meaningless" not in vt.format_predictions([("tabby, tabby cat", 0.5)], vm.WeightSource("pretrained", "x", trained=True))
+    assert "meaningless" not in vt.format_predictions([("tabby, tabby cat", 0.5)], vt.WeightSource("pretrained", "x", trained=True))
 
 
 # --------------------------------------------------------------------------- device
@@ -397,6 +412,31 @@ def test_device_bad_value_is_a_clear_error(monkeypatch, bad):
 def test_device_cuda_without_gpu_says_so():
     with pytest.raises(RuntimeError, match="no CUDA device"):
         vt.device("cuda")
+
+
+@pytest.mark.parametrize("name", ["cuda", "auto"])
+def test_choosing_a_gpu_switches_tf32_off(monkeypatch, name):
+    """The one TF32 guard: every GPU the book computes on is chosen by vt.device(), which turns TF32 off."""
+    monkeypatch.delenv("VIT_TUTORIAL_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        assert vt.device(name).type == "cuda"
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (False, False)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_choosing_the_cpu_leaves_tf32_alone():
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        assert vt.device("cpu").type == "cpu"
+        assert torch.backends.cudnn.allow_tf32 is True
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
 
 
 def test_import_is_light():

@@ -1,4 +1,4 @@
-"""vit_tutorial.nbexec: no lost wake-ups while nbclient waits for a cell's reply.
+"""vit_tutorial.course.nbexec: no lost wake-ups while nbclient waits for a cell's reply.
 
 The stress below is the race behind jupyter/nbclient#312, without a kernel: a client waits
 for replies on a DEALER socket while it also sends ``comm_msg``s on that socket, as
@@ -25,7 +25,7 @@ import zmq.asyncio  # noqa: E402, F811  (zmq came from importorskip above)
 from jupyter_client.channels import AsyncZMQSocketChannel  # noqa: E402
 from jupyter_client.session import Session  # noqa: E402
 
-from vit_tutorial import nbexec  # noqa: E402
+from vit_tutorial.course import nbexec  # noqa: E402
 
 WAIT_S = 2.0  # each wait's timeout: a lost wake-up shows up as a wait this long
 
@@ -121,7 +121,7 @@ def test_sliced_wait_still_times_out():
 
 def test_patch_is_installed_once_and_only_in_the_process_that_asks():
     code = (
-        "from vit_tutorial import nbexec\n"
+        "from vit_tutorial.course import nbexec\n"
         "before = nbexec.patched()\n"
         "first, second = nbexec.patch(), nbexec.patch()\n"
         "print(before, first, second, nbexec.patched())\n"
@@ -131,7 +131,7 @@ def test_patch_is_installed_once_and_only_in_the_process_that_asks():
 
 
 def test_pytest_runs_here_with_the_patch():
-    # pyproject's addopts load vit_tutorial.nbexec as a plugin, so nbmake's runs are protected
+    # pyproject's addopts load vit_tutorial.course.nbexec as a plugin, so nbmake's runs are protected
     assert nbexec.patched()
 
 
@@ -154,7 +154,7 @@ def test_the_book_build_needs_no_patch():
     code = (
         "import sys; sys.path.insert(0, 'book/_ext')\n"
         "import book_fixes\n"
-        "from vit_tutorial import nbexec\n"
+        "from vit_tutorial.course import nbexec\n"
         "class App:\n"
         "    def connect(self, *args, **kwargs): pass\n"
         "    def add_css_file(self, *args, **kwargs): pass\n"
@@ -179,7 +179,7 @@ def test_the_book_build_needs_no_patch():
 def test_share_cores(env, workers, cores, expected):
     code = (
         "import os\n"
-        "from vit_tutorial import nbexec\n"
+        "from vit_tutorial.course import nbexec\n"
         f"nbexec.share_cores({workers}, cores={cores})\n"
         "print(os.environ.get('OMP_NUM_THREADS'))\n"
     )

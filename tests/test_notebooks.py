@@ -1,6 +1,6 @@
 """The notebooks as files: committed without outputs, all in the table of contents, Colab-ready.
 
-(Executing them is `pytest --nbmake book/`, part of the README's test command.)
+(Executing them is the strict book build of the README's test command, and `make check` runs the ones you changed.)
 """
 import json
 import re
@@ -79,3 +79,36 @@ def test_figure_names_are_unique():
              for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
              if c.get("metadata", {}).get("mystnb", {}).get("figure")]
     assert len(names) == len(set(names)), f"duplicate figure names: {sorted(n for n in set(names) if names.count(n) > 1)}"
+
+
+FIGURE_CELLS = [
+    (p, c) for p in NOTEBOOKS for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
+    if c["cell_type"] == "code" and c.get("metadata", {}).get("mystnb", {}).get("figure")
+]
+
+
+@pytest.mark.parametrize("path,cell", FIGURE_CELLS, ids=lambda x: x.name if isinstance(x, Path) else x["metadata"]["mystnb"]["figure"]["name"])
+def test_every_figure_has_alt_text_saying_what_it_shows(path, cell):
+    """`mystnb.image.alt` (myst-nb puts it on the <img>): what a screen reader says instead of the picture.
+    It describes the picture, so it is more than a few words and neither a figure number nor the caption again."""
+    mystnb = cell["metadata"]["mystnb"]
+    alt = mystnb.get("image", {}).get("alt", "").strip()
+    name = mystnb["figure"]["name"]
+    assert alt, f"{path.name}: figure {name} has no mystnb.image.alt"
+    assert len(alt.split()) >= 8, f"{path.name}: figure {name}'s alt text is too short to say what it shows: {alt!r}"
+    assert not re.match(r"(?i)^(fig(ure)?\.?\s*\d|image|plot|chart)\W*$", alt), f"{path.name}: {name}: {alt!r} says nothing"
+    assert alt != mystnb["figure"].get("caption", "").strip(), f"{path.name}: {name}'s alt text repeats its caption"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_that_draws_has_alt_text(path):
+    """A picture outside a captioned figure (A3's run-time chart) needs its alt text too."""
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "plt.show()" in source:
+            alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "").strip()
+            assert len(alt.split()) >= 8, f"{path.name}: the cell drawing {source.splitlines()[0]!r} has no alt text"
+
+
+def test_there_are_figure_cells():
+    assert FIGURE_CELLS, "no code cell carries mystnb.figure: the alt-text test above would check nothing"

@@ -4,6 +4,11 @@ The wheel is built the way `python -m build` does (sdist first, the wheel from t
 build isolation, so no network is needed: setuptools comes from the venv. The fresh venv borrows
 the dependencies (torch, transformers, ...) of the venv running the tests through a .pth path
 line, but vit_tutorial itself comes only from the wheel.
+
+With ``VIT_TUTORIAL_DIST=<folder>`` the tests take that folder's sdist and wheel of the current
+version instead of building their own: `make dist` (and so the release workflow) checks exactly
+the files it is about to publish. Without it (`make test`, CI on every push) the same tests are
+the release's dry run.
 """
 import json
 import os
@@ -27,6 +32,9 @@ import check_notebooks  # noqa: E402
 import repo_url  # noqa: E402
 
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+LICENSE_FILES = ("LICENSE", "LICENSE-CC-BY-4.0")  # pyproject.toml's license-files: the code's MIT, the book's CC BY 4.0
+LICENSE_EXPRESSION = "MIT AND CC-BY-4.0"
+DIST_ENV = "VIT_TUTORIAL_DIST"
 
 
 def _tool(name: str) -> str:
@@ -58,10 +66,12 @@ def _version_in_init() -> str:
 
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory) -> dict[str, Path]:
-    """{'wheel': ..., 'sdist': ...} built from a clean copy of the package's sources."""
+    """{'wheel': ..., 'sdist': ...} built from a clean copy of the package's sources (or found in $VIT_TUTORIAL_DIST)."""
+    if os.environ.get(DIST_ENV):
+        return _prebuilt(Path(os.environ[DIST_ENV]))
     pytest.importorskip("build", reason="`build` comes with the dev extra")
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "README.md", *LICENSE_FILES):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, src / name)
     shutil.copytree(PACKAGE, src / "vit_tutorial", ignore=shutil.ignore_patterns(*SKIP_PARTS, "*.pyc"))
@@ -73,9 +83,21 @@ def dists(tmp_path_factory) -> dict[str, Path]:
     return {"wheel": wheel, "sdist": sdist}
 
 
+def _prebuilt(folder: Path) -> dict[str, Path]:
+    """The sdist and the wheel of the current version in ``folder`` (what `make dist` wrote)."""
+    version = _version_in_init()
+    wheels = sorted(folder.glob(f"vit_tutorial-{version}-*.whl"))
+    sdists = sorted(folder.glob(f"vit_tutorial-{version}.tar.gz"))
+    if len(wheels) != 1 or len(sdists) != 1:
+        pytest.fail(f"{DIST_ENV}={folder}: expected one wheel and one sdist of version {version}, found "
+                    f"{[p.name for p in wheels + sdists] or 'none'} (run `make dist`)")
+    return {"wheel": wheels[0], "sdist": sdists[0]}
+
+
 # ----------------------------------------------------------------------------- what ships
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_wheel_carries_every_package_file(dists):
     names = set(zipfile.ZipFile(dists["wheel"]).namelist())
     files = _package_files()
@@ -84,6 +106,7 @@ def test_wheel_carries_every_package_file(dists):
     assert not missing, f"the wheel lacks {missing}: add a glob to [tool.setuptools.package-data] in pyproject.toml"
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_sdist_carries_every_package_file(dists):
     with tarfile.open(dists["sdist"]) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
@@ -99,6 +122,7 @@ def test_package_data_covers_explorer_scripts():
         assert glob in text
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_check_wheel_contents_is_clean(dists):
     result = subprocess.run([_tool("check-wheel-contents"), "--package", str(PACKAGE), str(dists["wheel"])],
                             capture_output=True, text=True, timeout=120)
@@ -108,6 +132,7 @@ def test_check_wheel_contents_is_clean(dists):
 # ----------------------------------------------------------------------------- one version, one address
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_the_version_lives_in_vit_tutorial_init(dists):
     version = _version_in_init()
     project = (ROOT / "pyproject.toml").read_text().split("[project]", 1)[1].split("\n[", 1)[0]
@@ -116,9 +141,19 @@ def test_the_version_lives_in_vit_tutorial_init(dists):
     assert dists["wheel"].name.startswith(f"vit_tutorial-{version}-")
     metadata = zipfile.ZipFile(dists["wheel"]).read(f"vit_tutorial-{version}.dist-info/METADATA").decode()
     assert f"\nVersion: {version}\n" in metadata
-    assert "\nLicense-Expression: MIT\n" in metadata  # and the license text travels with the wheel
-    license_text = zipfile.ZipFile(dists["wheel"]).read(f"vit_tutorial-{version}.dist-info/licenses/LICENSE").decode()
-    assert license_text.startswith("MIT License") and license_text == (ROOT / "LICENSE").read_text()
+    assert f"\nLicense-Expression: {LICENSE_EXPRESSION}\n" in metadata  # and both licence texts travel with the wheel
+    for name in LICENSE_FILES:
+        assert f"\nLicense-File: {name}\n" in metadata, name
+        text = zipfile.ZipFile(dists["wheel"]).read(f"vit_tutorial-{version}.dist-info/licenses/{name}").decode()
+        assert text == (ROOT / name).read_text(), name
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert "Attribution 4.0 International Public License" in (ROOT / "LICENSE-CC-BY-4.0").read_text()
+
+
+def test_license_expression_is_pyprojects():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert re.search(rf'(?m)^license = "{LICENSE_EXPRESSION}"$', text)
+    assert re.search(r"(?m)^license-files = \[" + ", ".join(f'"{n}"' for n in LICENSE_FILES) + r"\]$", text)
 
 
 def test_the_repository_address_lives_in_one_place():
@@ -126,7 +161,7 @@ def test_the_repository_address_lives_in_one_place():
 
 
 def test_repo_url_tool_finds_and_fixes_a_disagreement(tmp_path):
-    for name in ("pyproject.toml", "_config.yml", "book/intro.md", *[f"book/{p.name}" for p in (ROOT / "book").glob("*.ipynb")]):
+    for name in ("pyproject.toml", "_config.yml", "book/intro.md", "CITATION.cff", *[f"book/{p.name}" for p in (ROOT / "book").glob("*.ipynb")]):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, tmp_path / name)
     assert repo_url.mismatches(tmp_path) == []
@@ -139,7 +174,9 @@ def test_repo_url_tool_finds_and_fixes_a_disagreement(tmp_path):
     changed = repo_url.move_to("https://github.com/a-fork/vit-tutorial", tmp_path)
     assert repo_url.mismatches(tmp_path) == []
     assert repo_url.derived(repo_url.source_url(tmp_path))["Book"] == "https://a-fork.github.io/vit-tutorial/"
-    assert notebook in changed and config in changed
+    assert notebook in changed and config in changed and tmp_path / "CITATION.cff" in changed
+    citation = (tmp_path / "CITATION.cff").read_text()
+    assert 'repository-code: "https://github.com/a-fork/vit-tutorial"' in citation and 'url: "https://a-fork.github.io/vit-tutorial/"' in citation
     after = notebook.read_text(encoding="utf-8")
     diff = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
     assert len(before.splitlines()) == len(after.splitlines()) and len(diff) == 1 and "a-fork" in diff[0][1]

@@ -136,7 +136,7 @@ def test_figures(model, cat_pixels):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vit_tutorial import viz_patches as V
+    from vit_tutorial.figures import patch_plots as V
     from vit_tutorial.images import to_display
 
     conv = _hf(model).projection

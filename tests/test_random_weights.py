@@ -1,4 +1,4 @@
-"""vit_tutorial.random_model: HF's initialisation law, seeded, cached on disk as safetensors."""
+"""vit_tutorial.random_model (weights/random_weights.py): HF's initialisation law, seeded, cached on disk as safetensors."""
 import os
 import time
 
@@ -193,6 +193,52 @@ def test_a_cache_without_checksum_is_redrawn_with_a_notice(tmp_path, monkeypatch
     vt.random_model(seed=15, config=vt.vit_config(**MID))
     assert "no checksum" in capsys.readouterr().err
     assert (path.parent / (path.name + ".sha256")).exists()
+
+
+def test_a_verified_file_is_read_without_a_full_pass_until_it_changes(tmp_path, monkeypatch, capsys):
+    """The SHA-256 and the finiteness are checked once; later loads trust the ``.verified`` record while the file's
+    size, times and inode are those it recorded. A write, even one that keeps the size and puts the mtime back,
+    changes the ctime: the next load hashes the file again and finds the damage."""
+    from vit_tutorial.weights import random_weights as rw
+
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    expected = _weights(vt.random_model(seed=16, config=vt.vit_config(**MID)))
+    path = _cached_path(tmp_path)
+    assert (path.parent / (path.name + ".verified")).is_file()
+    hashed, real = [], rw._file_sha256
+    monkeypatch.setattr(rw, "_file_sha256", lambda p: hashed.append(p) or real(p))
+    vt.random_model(seed=16, config=vt.vit_config(**MID))
+    assert hashed == []  # the record vouched for the file
+    before = os.stat(path)
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x01  # one bit of the last tensor
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime put back; the ctime can't be
+    got = _weights(vt.random_model(seed=16, config=vt.vit_config(**MID)))
+    assert len(hashed) >= 1 and "checksum mismatch" in capsys.readouterr().err
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0)
+
+
+def test_a_record_taken_right_after_a_write_is_not_trusted(tmp_path, monkeypatch):
+    """Within two seconds of the file's mtime a write in the same tick of a coarse clock could hide: such a
+    ("racy") record sends the load through the full check, which then records the file again."""
+    import json
+
+    from vit_tutorial.weights import random_weights as rw
+
+    monkeypatch.setenv("VIT_TUTORIAL_CACHE", str(tmp_path))
+    vt.random_model(seed=17, config=vt.vit_config(**MID))
+    path = _cached_path(tmp_path)
+    record_path = path.parent / (path.name + ".verified")
+    record = json.loads(record_path.read_text())
+    record["verified_ns"] = record["mtime_ns"] + 1
+    record_path.write_text(json.dumps(record))
+    hashed, real = [], rw._file_sha256
+    monkeypatch.setattr(rw, "_file_sha256", lambda p: hashed.append(p) or real(p))
+    vt.random_model(seed=17, config=vt.vit_config(**MID))
+    assert len(hashed) == 1
+    assert json.loads(record_path.read_text())["verified_ns"] - record["mtime_ns"] >= 2_000_000_000  # recorded anew
 
 
 def _sha256(path):

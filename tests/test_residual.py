@@ -39,11 +39,18 @@ def test_pre_and_post_norm_on_a_toy():
         torch.testing.assert_close(post_norm_residual(x, norm, sub), norm(3 * x))
 
 
-def test_hidden_states_with_residual_is_the_encoder(model, cat_pixels):
+def test_hidden_states_with_residual_is_the_model(any_model, cat_pixels):
+    """With its residuals, the chapter's encoder (attention by hand, the model's own MLP) is the model's
+    encoder: every hidden state equals HuggingFace's, and chapter 7's by-hand encoder."""
     with torch.no_grad():
-        x = vit_model(model).embeddings(cat_pixels)
-        for mine, theirs in zip(hidden_states(x, model), encoder(x, model)[0]):
-            torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+        x = vit_model(any_model).embeddings(cat_pixels)
+        theirs = vit_model(any_model)(cat_pixels, output_hidden_states=True).hidden_states
+        mine = hidden_states(x, any_model)
+        assert len(mine) == len(theirs) == len(encoder_layers(any_model)) + 1
+        for i, (ours, hf, by_hand) in enumerate(zip(mine, theirs, encoder(x, any_model)[0])):
+            # 12 layers of float32 error accumulate, as in tests/test_encoder.py
+            assert_equivalent(ours, hf, rtol=1e-4, atol=1e-4, what=f"hidden state {i}")
+            assert_equivalent(ours, by_hand, rtol=1e-4, atol=1e-4, what=f"hidden state {i} (chapter 7)")
 
 
 def test_layer_without_residuals_equals_hf_pieces(dev):

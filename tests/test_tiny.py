@@ -11,6 +11,7 @@ from vit_tutorial import bridge, tiny
 from vit_tutorial.attention import self_attention
 from vit_tutorial.patches import patch_embed
 from vit_tutorial.scratch import vit_forward
+from vit_tutorial.weights import tiny as tiny_files
 
 pytest.importorskip("sklearn")
 
@@ -25,7 +26,7 @@ def split():
 
 @pytest.fixture(scope="module")
 def shipped():
-    return tiny.load_tiny()
+    return tiny_files.load_tiny()
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +38,13 @@ def metrics():
 
 
 def test_shipped_file_is_small_and_matches_its_record(metrics):
-    file = resources.files("vit_tutorial").joinpath(tiny.WEIGHTS_PATH)
+    file = resources.files("vit_tutorial").joinpath(tiny_files.WEIGHTS_PATH)
     data = file.read_bytes()
     assert len(data) < 2 * 1024 * 1024
     assert hashlib.sha256(data).hexdigest() == metrics["sha256"]
     assert metrics["file_bytes"] == len(data)
     assert metrics["recipe"] == tiny.RECIPE
-    assert metrics["architecture"] == tiny.architecture(tiny.tiny_config())
+    assert metrics["architecture"] == tiny_files.architecture(tiny.tiny_config())
     assert len(metrics["loss_per_step"]) == metrics["steps"] == metrics["steps_per_epoch"] * tiny.RECIPE["epochs"]
     assert len(metrics["test_accuracy_per_epoch"]) == tiny.RECIPE["epochs"]
 
@@ -80,7 +81,7 @@ def test_load_model_tiny_digits(split):
 
 
 def test_load_model_env_and_bad_source(monkeypatch):
-    from vit_tutorial.model import WEIGHTS_ENV, resolve_source
+    from vit_tutorial.weights.sources import WEIGHTS_ENV, resolve_source
 
     monkeypatch.setenv(WEIGHTS_ENV, "tiny-digits")
 
@@ -91,19 +92,19 @@ def test_load_model_env_and_bad_source(monkeypatch):
 
 def test_load_tiny_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="train_tiny_digits"):
-        tiny.load_tiny(tmp_path / "nope.safetensors")
+        tiny_files.load_tiny(tmp_path / "nope.safetensors")
 
 
 def test_save_and_load_round_trip(shipped, tmp_path):
     path = tmp_path / "copy.safetensors"
-    tiny.save_tiny(shipped, path)
-    again = tiny.load_tiny(path)
+    tiny_files.save_tiny(shipped, path)
+    again = tiny_files.load_tiny(path)
     for (name, a), (_, b) in zip(shipped.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), name
 
 
 def test_file_uses_classic_names_on_every_version(shipped):
-    keys = set(tiny.canonical_state_dict(shipped))
+    keys = set(tiny_files.canonical_state_dict(shipped))
     assert "vit.encoder.layer.0.attention.attention.query.weight" in keys
     assert "vit.encoder.layer.3.output.dense.bias" in keys
     assert not any(".layers." in k or "q_proj" in k or "fc1" in k for k in keys)
@@ -205,6 +206,7 @@ def test_train_progress_bar_only_when_asked(split, capsys):
     assert quiet.err == "" and quiet.out == ""
 
 
+@pytest.mark.slow  # a subprocess or a kernel: make test runs it, make check does not
 def test_short_training_learns_something(split):
     run = tiny.train(steps=60, split=split, progress=False, evaluate_every_epoch=False)
     assert sum(run.losses[-10:]) / 10 < sum(run.losses[:10]) / 10

@@ -1,10 +1,12 @@
-"""The shared equality rule (vit_tutorial.tolerance) and the trained-like weight source.
+"""The shared equality rule (vit_tutorial.tolerance), its float64 referee, and the trained-like weight sources.
 
 The rule must pass correct float32 code on trained-like activations, and still fail every
 realistic mistake: a forgotten bias, LayerNorm gamma or beta, or the attention scale.
 """
 import copy
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +15,22 @@ from vit_tutorial import scratch
 from vit_tutorial.attention import self_attention
 from vit_tutorial.bridge import encoder_layers, layer_output, layer_parts, vit_model
 from vit_tutorial.encoder import encoder_layer
-from vit_tutorial.tolerance import ATTENTION_WEIGHTS, GPU_FACTOR, allowed_error, assert_equivalent, device_factor, equivalence_margin, token_scale
-from vit_tutorial.trained_like import TARGETS, activation_stats
+from vit_tutorial.tolerance import (
+    ATTENTION_WEIGHTS,
+    GPU_FACTOR,
+    REFEREE_FACTOR,
+    REFEREE_FLOOR,
+    allowed_error,
+    as_float64,
+    assert_as_accurate_as,
+    assert_equivalent,
+    device_factor,
+    equivalence_margin,
+    referee_error,
+    referee_margin,
+    token_scale,
+)
+from vit_tutorial.weights.trained_like import PROFILES, TARGETS, activation_stats
 
 
 def test_rule_by_value():
@@ -37,6 +53,89 @@ def test_shape_mismatch_and_non_tensors_are_clear():
         assert_equivalent([1.0], torch.zeros(1))
 
 
+def test_referee_by_value():
+    # differences that float32 holds exactly (powers of two), on tokens of scale 25 and 1
+    truth = torch.tensor([[30.0, 40.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    theirs = (truth + torch.tensor([[0.0, 2**-12, 0, 0], [0, 0, 0, 0]], dtype=torch.float64)).float()
+    assert referee_error(theirs, truth) == 2**-12 / 25  # 9.8e-6 in units of the token's scale
+    ours = (truth + torch.tensor([[0, 0, 0, 0], [2**-15, 0, 0, 0]], dtype=torch.float64)).float()  # 3.1e-5: 3.1x theirs
+    assert_as_accurate_as(ours, theirs, truth)
+    assert referee_margin(ours, theirs, truth) == pytest.approx(2**-15 / (REFEREE_FACTOR * 2**-12 / 25))
+    worse = (truth + torch.tensor([[0, 0, 0, 0], [2**-14, 0, 0, 0]], dtype=torch.float64)).float()  # 6.25x theirs
+    with pytest.raises(AssertionError, match=r"logits: not as accurate as HuggingFace's.*6\.25 times as large; allowed: 4 times"):
+        assert_as_accurate_as(worse, theirs, truth, what="logits")
+    # HuggingFace exactly right: ours may still be off by REFEREE_FACTOR x REFEREE_FLOOR
+    assert_as_accurate_as(truth.float() + 2 * REFEREE_FLOOR, truth.float(), truth)
+    assert referee_margin(ours * float("nan"), theirs, truth) == float("inf")
+    with pytest.raises(AssertionError, match="shapes differ"):
+        assert_as_accurate_as(ours[:1], theirs, truth)
+
+
+@pytest.mark.parametrize("major", [4, 5])
+def test_recorded_margins_keep_the_projects_room(major):
+    """benchmarks/margins.py's committed tables (shown in appendix A3): every check of the book at most
+    0.5 of its allowance, on random weights and both trained-like profiles, per transformers major."""
+    run = json.loads((Path(__file__).parents[1] / "benchmarks" / f"margins-transformers{major}.json").read_text())
+    assert run["transformers"].split(".")[0] == str(major)
+    assert {"random", "trained-like", "trained-like-heavy"} <= set(run["checks"])
+    worst = max((v, source, check) for source, table in run["checks"].items() for check, v in table.items())
+    assert worst[0] <= 0.5, worst
+
+
+def test_as_float64_is_a_copy(model):
+    twin = as_float64(model)
+    assert next(twin.parameters()).dtype == torch.float64 and next(model.parameters()).dtype == torch.float32
+    for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
+        assert torch.equal(a.double(), b), name
+
+
+@pytest.mark.parametrize("weights", ["random", "trained-like", "trained-like-heavy"])
+def test_whole_model_referee_passes_and_a_forgotten_final_beta_fails(weights, request, batch_pixels):
+    """The chapter 9 check: our logits as close to a float64 run as HuggingFace's, and a mistake far from it."""
+    model = request.getfixturevalue({"random": "model", "trained-like": "trained_like"}.get(weights, "trained_like_heavy"))
+    with torch.no_grad():
+        truth = as_float64(model)(batch_pixels.double()).logits
+        theirs = model(batch_pixels).logits
+        ours = scratch.vit_forward(batch_pixels, model)
+        assert_as_accurate_as(ours, theirs, truth, what="logits")
+        assert referee_margin(ours, theirs, truth) < 0.5
+        norm = vit_model(model).layernorm
+        saved = norm.bias.clone()
+        try:
+            norm.bias.zero_()
+            wrong = scratch.vit_forward(batch_pixels, model)
+        finally:
+            norm.bias.copy_(saved)
+    assert referee_margin(wrong, theirs, truth) > 100
+
+
+def test_trained_like_heavy_statistics(trained_like_heavy, cat_pixels):
+    """The heavy profile: a few tokens of norm ~4000 from layer 5 on, that the other tokens attend to."""
+    shape = PROFILES["heavy"]
+    with torch.no_grad():
+        out = vit_model(trained_like_heavy)(cat_pixels, output_hidden_states=True, output_attentions=True)
+    norms = torch.stack(out.hidden_states)[:, 0].norm(dim=-1)  # (13, 197)
+    first = shape["high_norm_layer"] + 1  # the hidden state after the layer that writes them
+    big = norms[-1] > 1000
+    assert int(big.sum()) == shape["high_norm_tokens"]
+    assert norms[:first].max() < 200 and 3000 < norms[first:].max() < 6000
+    assert ((norms[first:] > 1000) == big).all()  # the same tokens, from their first layer to the last
+    others = (~big).nonzero().flatten()
+    for weights in out.attentions[first - 1:]:
+        share = weights[0][:, others][..., big].sum(-1).mean()
+        assert share > 0.35, f"the other tokens give only {share:.2f} of their attention to the high-norm ones"
+    stats = activation_stats(trained_like_heavy, cat_pixels)
+    assert 3 < stats["logit_max_abs"] < 20 and stats["gamma_min"] < 0.35 and stats["gamma_max"] > 2.5
+    assert 1.0 < norms[-1][others].min() / 768**0.5 < 20  # ordinary tokens stay small next to them
+
+
+def test_unknown_profile_is_a_clear_error():
+    from vit_tutorial.weights.trained_like import trained_like_model
+
+    with pytest.raises(ValueError, match="profile='heavier' is not a trained-like profile; choose one of: standard, heavy"):
+        trained_like_model(profile="heavier")
+
+
 def test_trained_like_statistics(trained_like, model, cat_pixels):
     """The trained-like source has what makes trained weights hard for float32; random weights have none of it."""
     ours = activation_stats(trained_like, cat_pixels)
@@ -57,7 +156,7 @@ def test_trained_like_statistics(trained_like, model, cat_pixels):
 
 
 def test_trained_like_model_is_seeded(trained_like):
-    from vit_tutorial.trained_like import trained_like_model
+    from vit_tutorial.weights.trained_like import trained_like_model
 
     again = trained_like_model(seed=0)
     for (name, a), b in zip(trained_like.state_dict().items(), again.state_dict().values()):
@@ -96,9 +195,9 @@ MISTAKES = ["forgot the 1/sqrt(d) scale", "forgot LayerNorm gamma", "forgot Laye
             "forgot the MLP output bias", "forgot the attention output bias"]
 
 
-@pytest.mark.parametrize("weights", ["random", "trained-like"])
+@pytest.mark.parametrize("weights", ["random", "trained-like", "trained-like-heavy"])
 def test_correct_layers_pass_and_every_mistake_fails(weights, request, cat_pixels):
-    model = request.getfixturevalue("model" if weights == "random" else "trained_like")
+    model = request.getfixturevalue({"random": "model", "trained-like": "trained_like"}.get(weights, "trained_like_heavy"))
     with torch.no_grad():
         hidden = vit_model(model)(cat_pixels, output_hidden_states=True).hidden_states
         for i in (0, 6, 11):

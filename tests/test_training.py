@@ -38,6 +38,46 @@ def test_cross_entropy_bad_shapes_are_clear():
         training.cross_entropy(torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
 
 
+def _scratch(pixels, model):
+    from vit_tutorial import scratch
+
+    return scratch.vit_forward(pixels, model, grad=True)
+
+
+def test_scratch_gradients_equal_huggingfaces(tiny_model, split):
+    """Chapter 10: the from-scratch forward gives every parameter the gradient HuggingFace's forward gives it."""
+    pixels, labels = tiny.digits_to_pixels(split.test_images[:8]), split.test_labels[:8]
+    theirs = training.parameter_gradients(tiny_model, pixels, labels)
+    ours = training.parameter_gradients(tiny_model, pixels, labels, forward=_scratch)
+    assert set(theirs) == {name for name, _ in tiny_model.named_parameters()}
+    assert all(p.grad is None for p in tiny_model.parameters())  # nothing left behind
+    margins = training.assert_same_gradients(ours, theirs)
+    assert max(margins.values()) < 0.5, max(margins.items(), key=lambda kv: kv[1])
+    # the keys' bias gets no gradient: softmax ignores a shift of a whole row of scores (chapter 4)
+    key_biases = [name for name in theirs if "bias" in name and ("k_proj" in name or ".key." in name)]
+    assert len(key_biases) == tiny_model.config.num_hidden_layers
+    for name in key_biases:
+        assert theirs[name].abs().max() < 1e-6 * theirs["classifier.bias"].abs().max()
+
+
+def test_gradient_check_can_fail(tiny_model, split):
+    """A forward that leaves out the classifier's bias changes every gradient: the check says which."""
+    pixels, labels = tiny.digits_to_pixels(split.test_images[:8]), split.test_labels[:8]
+    theirs = training.parameter_gradients(tiny_model, pixels, labels)
+    wrong = training.parameter_gradients(tiny_model, pixels, labels,
+                                         forward=lambda px, m: _scratch(px, m) - m.classifier.bias)
+    with pytest.raises(AssertionError, match=r"gradient of \S+ \(in units of"):
+        training.assert_same_gradients(wrong, theirs)
+    with pytest.raises(AssertionError, match="different parameters have gradients"):
+        training.assert_same_gradients({k: v for k, v in theirs.items() if k != "classifier.bias"}, theirs)
+
+
+def test_gradient_units_have_a_floor():
+    units = training.gradient_units({"a": torch.full((4,), 1e-2), "b": torch.zeros(3)})
+    torch.testing.assert_close(units["a"], torch.tensor(1e-2))
+    torch.testing.assert_close(units["b"], torch.tensor(1e-4))  # 1 % of the largest
+
+
 def test_freeze_all_but_head_leaves_only_the_classifier(tiny_model):
     from transformers import ViTForImageClassification
 

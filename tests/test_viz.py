@@ -1,9 +1,9 @@
-"""vit_tutorial.viz: the patch grid is laid out row by row, and bad inputs get clear errors."""
+"""vit_tutorial.figures.plots: the patch grid is laid out row by row, and bad inputs get clear errors."""
 import numpy as np
 import pytest
 import torch
 
-from vit_tutorial import viz
+from vit_tutorial.figures import plots as viz
 
 
 @pytest.fixture
@@ -48,14 +48,6 @@ def test_attention_pictures(ax):
     assert len([a for a in fig.axes if a.images]) == 12
 
 
-def test_explorer_builds():
-    maps = torch.softmax(torch.randn(2, 3, 17, 17), -1)
-    box = viz.attention_explorer(np.zeros((32, 32, 3)), maps)
-    sliders = [w for row in box.children[:2] for w in row.children]
-    assert [s.description for s in sliders] == ["layer", "head", "query = [CLS]", "patch row", "patch col"]
-    assert sliders[3].max == 3 and sliders[1].max == 2
-
-
 @pytest.mark.parametrize("call, message", [
     (lambda ax: viz.overlay_patch_map(ax, np.zeros((224, 224, 3)), torch.rand(197)), r"197 values do not form a square grid.*\[CLS\]"),
     (lambda ax: viz.overlay_patch_map(ax, np.zeros((224, 224, 3)), torch.rand(14, 14)), r"one value per patch, shape \(N_patches,\)"),
@@ -72,12 +64,8 @@ def test_bad_inputs(ax, call, message):
         call(ax)
 
 
-def test_attention_view_and_explorer_start():
+def test_attention_view():
     w = torch.softmax(torch.randn(17, 17), -1)
     fig = viz.plot_attention_view(np.zeros((32, 32, 3)), w, 6, layer=1, head=2, stamp="s")
     assert "layer 1, head 2" in fig.axes[1].get_title() and "patch 5 (row 1, col 1)" in fig.axes[0].get_title()
-    box = viz.attention_explorer(np.zeros((32, 32, 3)), torch.softmax(torch.randn(2, 3, 17, 17), -1), query=6)
-    row, col = box.children[1].children
-    assert (row.value, col.value) == (1, 1)
-    with pytest.raises(ValueError, match=r"maps must be \(layers, heads, tokens, tokens\)"):
-        viz.attention_explorer(np.zeros((32, 32, 3)), torch.rand(3, 17, 17))
+

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the equivalence tests and every notebook on a CUDA GPU, with random and trained-like weights.
+# Run the equivalence tests and every notebook on a CUDA GPU, with random and trained-like weights
+# (chapters 7 and 9 also with the heavier trained-like profile).
 # Usage (on a machine with an NVIDIA GPU and PyTorch, in the repository root):
 #   bash tools/gpu-check.sh [OUTDIR]
 # It uses whatever python3 is on PATH (its torch must see the GPU) and writes the logs and
@@ -35,4 +36,6 @@ for weights in random trained-like; do
   step "notebooks-$weights" 150 env VIT_TUTORIAL_WEIGHTS=$weights python3 -m pytest -q -p no:cacheprovider \
     -n "$jobs" --nbmake book --junitxml="$out/notebooks-$weights.xml"
 done
+step notebooks-trained-like-heavy 120 env VIT_TUTORIAL_WEIGHTS=trained-like-heavy python3 -m pytest -q -p no:cacheprovider \
+  -n "$jobs" --nbmake book/07_mlp_encoder.ipynb book/09_classifier.ipynb --junitxml="$out/notebooks-trained-like-heavy.xml"
 exit $status

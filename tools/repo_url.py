@@ -5,7 +5,8 @@ Everything else that names it follows from there:
 - the Colab install cell of every notebook (``%pip install "vit_tutorial @ git+<url>"``),
 - ``repository.url`` in _config.yml (the book's repository, issues and launch buttons),
 - ``Issues`` (``<url>/issues``) and ``Book`` (``https://<owner>.github.io/<name>/``) in pyproject.toml,
-- the ``git clone`` line of book/intro.md.
+- the ``git clone`` line of book/intro.md,
+- ``repository-code`` and ``url`` (the book) in CITATION.cff.
 
     python tools/repo_url.py                                  # check: list what disagrees (exit 1)
     python tools/repo_url.py https://github.com/you/your-fork  # move everything to a new address
@@ -49,7 +50,16 @@ PLACES = [
     ("book/*.ipynb", r'vit_tutorial @ git\+(https://github\.com/[^"\\@ ]+)', "the Colab install cell"),
     ("_config.yml", r"(?m)^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", "repository.url"),
     ("book/intro.md", r"git clone (https://github\.com/\S+)", "the git clone line"),
+    ("CITATION.cff", r'(?m)^repository-code:\s*"?(https://github\.com/[^"\s]+)', "repository-code"),
 ]
+# (file glob, pattern whose group 1 is the published book's address, what it is)
+BOOK_PLACES = [
+    ("CITATION.cff", r'(?m)^url:\s*"?(https://[^"\s]+)', "url (the book)"),
+]
+
+
+def _expected(url: str, book: bool) -> str:
+    return derived(url)["Book"] if book else url
 
 
 def mismatches(root: Path = ROOT) -> list[str]:
@@ -61,15 +71,17 @@ def mismatches(root: Path = ROOT) -> list[str]:
         got = _pyproject_url(pyproject, key)
         if got != want:
             problems.append(f"pyproject.toml: [project.urls] {key} is {got!r}, expected {want!r}")
-    for pattern_glob, pattern, what in PLACES:
-        files = sorted(root.glob(pattern_glob))
-        if not files:
-            problems.append(f"{pattern_glob}: no such file")
-        for path in files:
-            found = re.findall(pattern, path.read_text(encoding="utf-8"))
-            if not found:
-                problems.append(f"{path.relative_to(root)}: {what} does not name the repository")
-            problems += [f"{path.relative_to(root)}: {what} says {got}, pyproject.toml says {url}" for got in found if got != url]
+    for book, places in ((False, PLACES), (True, BOOK_PLACES)):
+        want = _expected(url, book)
+        for pattern_glob, pattern, what in places:
+            files = sorted(root.glob(pattern_glob))
+            if not files:
+                problems.append(f"{pattern_glob}: no such file")
+            for path in files:
+                found = re.findall(pattern, path.read_text(encoding="utf-8"))
+                if not found:
+                    problems.append(f"{path.relative_to(root)}: {what} does not name the {'book' if book else 'repository'}")
+                problems += [f"{path.relative_to(root)}: {what} says {got}, pyproject.toml says {want}" for got in found if got != want]
     return problems
 
 
@@ -86,13 +98,16 @@ def move_to(new: str, root: Path = ROOT) -> list[Path]:
     if updated != text:
         path.write_text(updated, encoding="utf-8")
         changed.append(path)
-    for pattern_glob, pattern, _ in PLACES:
-        for path in sorted(root.glob(pattern_glob)):
-            text = path.read_text(encoding="utf-8")
-            updated = re.sub(pattern, lambda m: m.group(0)[: m.start(1) - m.start(0)] + new + m.group(0)[m.end(1) - m.start(0):], text)
-            if updated != text:
-                path.write_text(updated, encoding="utf-8")
-                changed.append(path)
+    for book, places in ((False, PLACES), (True, BOOK_PLACES)):
+        want = _expected(new, book)
+        for pattern_glob, pattern, _ in places:
+            for path in sorted(root.glob(pattern_glob)):
+                text = path.read_text(encoding="utf-8")
+                updated = re.sub(pattern, lambda m: m.group(0)[: m.start(1) - m.start(0)] + want + m.group(0)[m.end(1) - m.start(0):], text)
+                if updated != text:
+                    path.write_text(updated, encoding="utf-8")
+                    if path not in changed:
+                        changed.append(path)
     return changed
 
 

@@ -1,6 +1,11 @@
 """vit_tutorial: the helpers behind the book "The Vision Transformer, line by line".
 
 Importing the package is cheap; torch and transformers load on first use of a helper.
+The top level reads like the book: one module per chapter (``model`` and ``images`` for
+chapter 1, ``patches``, ``embeddings``, ``attention``, ``layernorm``, ``residual``, ``mlp``,
+``encoder``, ``head``, ``scratch``, ``training``, ``tiny``, ``insights``), the shared pieces
+(``primitives``, ``bridge``, ``tolerance``), and rooms: ``weights/``, ``inputs/``,
+``figures/``, ``explorers/``, ``exercises/``, ``course/``. CONTRIBUTING.md has the map.
 
     >>> import vit_tutorial as vt
     >>> model, processor, source = vt.load_model()
@@ -14,15 +19,15 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_model": "model",
     "device": "model",
-    "imagenet_labels": "model",
-    "image_processor": "model",
-    "random_model": "model",
-    "vit_config": "model",
     "top_predictions": "model",
     "format_predictions": "model",
-    "WeightSource": "model",
-    "WeightsUnavailableError": "model",
-    "MODEL_ID": "model",
+    "imagenet_labels": "weights.checkpoint",
+    "image_processor": "weights.checkpoint",
+    "vit_config": "weights.checkpoint",
+    "MODEL_ID": "weights.checkpoint",
+    "random_model": "weights.random_weights",
+    "WeightSource": "weights.sources",
+    "WeightsUnavailableError": "weights.sources",
     "load_image": "images",
     "sample_path": "images",
     "sample_credit": "images",
@@ -31,6 +36,8 @@ _EXPORTS = {
     "ImageLoadError": "images",
     "layer_parts": "bridge",
     "encoder_layers": "bridge",
+    "show_source": "listing",
+    "show_code": "listing",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,13 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-
-def linear(x: torch.Tensor, layer) -> torch.Tensor:
-    """``x @ W.T + b`` with the weights of an ``nn.Linear``."""
-    out = x @ layer.weight.T
-    if layer.bias is not None:
-        out += layer.bias  # in place: no second (..., out_features) tensor
-    return out
+from .primitives import each_layer, linear
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -131,12 +125,9 @@ def attention_maps(model, pixel_values: torch.Tensor) -> torch.Tensor:
     layer's ``layernorm_before`` and our attention to it. ``(B, 3, H, W)`` ->
     ``(layers, B, heads, N, N)``.
     """
-    from .bridge import encoder_layers, layer_parts
-
     with torch.no_grad():
         hidden = model(pixel_values, output_hidden_states=True).hidden_states  # layers + 1 tensors
         maps = []
-        for i in range(len(encoder_layers(model))):
-            parts = layer_parts(model, i)
+        for i, parts in enumerate(each_layer(model)):
             maps.append(self_attention(parts.layernorm_before(hidden[i]), parts)[1])
     return torch.stack(maps)  # (layers, B, heads, N, N)

@@ -1,9 +1,7 @@
-"""``python -m vit_tutorial.grade`` and ``from vit_tutorial import grade``: the code is in :mod:`vit_tutorial.course.grade`."""
+"""``python -m vit_tutorial.grade``: the grader's command line. The grader is :mod:`vit_tutorial.course.grade`."""
 import sys
 
-from .course import grade as _impl
+from .course.grade import main
 
 if __name__ == "__main__":
-    sys.exit(_impl.main())
-else:
-    sys.modules[__name__] = _impl
+    sys.exit(main())

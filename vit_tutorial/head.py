@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from .attention import linear
 from .bridge import vit_model
 from .encoder import final_norm as _encoder_final_norm
+from .primitives import linear
+from .weights.checkpoint import imagenet_labels
 
 
 def _check_tokens(hidden: torch.Tensor, what: str = "hidden states") -> None:
@@ -103,8 +104,6 @@ def top_k(logits: torch.Tensor, k: int = 5, labels=None) -> list[list[tuple[str,
     if logits.dim() != 2:
         raise ValueError(f"top_k takes a batch of logits (batch, classes); got shape {tuple(logits.shape)}")
     if labels is None:
-        from .model import imagenet_labels
-
         labels = imagenet_labels()
     if len(labels) != logits.shape[-1]:
         raise ValueError(f"{len(labels)} labels for {logits.shape[-1]} classes")

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from .attention import linear
+from .primitives import linear
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -75,21 +75,23 @@ def activation_name(module) -> str:
 
 
 def intermediate(x: torch.Tensor, parts, act: str | None = None) -> torch.Tensor:
-    """The widening step: ``(B, N, D)`` -> ``(B, N, 4D)``, then the activation.
+    """The widening step: ``(B, N, D)`` -> ``(B, N, D_mlp)``, then the activation.
+
+    ``D_mlp`` is the config's ``intermediate_size``: 4D in ViT-B/16 (3072), 2D in appendix A2's tiny model.
 
     ``act`` is a ``hidden_act`` name; by default the one of ``parts.activation`` (the config's).
     """
     fn = activation(act if act is not None else activation_name(parts.activation))
-    return fn(linear(x, parts.mlp_in))  # (B, N, 4D)
+    return fn(linear(x, parts.mlp_in))  # (B, N, D_mlp)
 
 
 def output(h: torch.Tensor, parts) -> torch.Tensor:
-    """The narrowing step: ``(B, N, 4D)`` -> ``(B, N, D)`` (dropout is the identity in evaluation; no residual)."""
+    """The narrowing step: ``(B, N, D_mlp)`` -> ``(B, N, D)`` (dropout is the identity in evaluation; no residual)."""
     return linear(h, parts.mlp_out)  # (B, N, D)
 
 
 def mlp(x: torch.Tensor, parts, act: str | None = None) -> torch.Tensor:
-    """``(B, N, D)`` -> 4D wide -> activation -> back to ``(B, N, D)`` (no residual).
+    """``(B, N, D)`` -> ``D_mlp`` wide -> activation -> back to ``(B, N, D)`` (no residual).
 
     The activation is the model's own (``config.hidden_act``: exact GELU for ViT-B/16) unless
     ``act`` names another.

@@ -1,16 +1,19 @@
-"""Chapter 6: residual connections - the stream every sub-layer writes into."""
+"""Chapter 6: residual connections - the stream every sub-layer writes into.
+
+The MLP is chapter 7's subject: here it is one more sub-layer, run with the model's own modules
+(:func:`mlp_branch`), so that this chapter needs nothing from a later one.
+"""
 from __future__ import annotations
 
 import math
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from .attention import self_attention
-from .bridge import encoder_layers, layer_parts
-from .encoder import encoder
 from .layernorm import layer_norm_module
-from .mlp import gelu, mlp
+from .primitives import each_layer
 
 Sublayer = Callable[[torch.Tensor], torch.Tensor]
 
@@ -25,20 +28,33 @@ def post_norm_residual(x: torch.Tensor, norm: Sublayer, sublayer: Sublayer) -> t
     return norm(x + sublayer(x))
 
 
+def mlp_branch(x: torch.Tensor, parts) -> torch.Tensor:
+    """The MLP sub-layer with the model's own modules, ``fc2(act(fc1(x)))``: ``(B, N, D)`` -> ``(B, N, D)``.
+
+    Chapter 7 writes it by hand (``vit_tutorial.mlp.mlp``).
+    """
+    return parts.mlp_out(parts.activation(parts.mlp_in(x)))
+
+
+def layer_with_residuals(x: torch.Tensor, parts) -> torch.Tensor:
+    """An encoder layer as the model wires it: ``h = x + attn(LN(x))``, then ``h + mlp(LN(h))``, ``(B, N, D)``."""
+    h = pre_norm_residual(x, lambda t: layer_norm_module(t, parts.layernorm_before), lambda t: self_attention(t, parts)[0])
+    return pre_norm_residual(h, lambda t: layer_norm_module(t, parts.layernorm_after), lambda t: mlp_branch(t, parts))
+
+
 def layer_without_residuals(x: torch.Tensor, parts) -> torch.Tensor:
     """An encoder layer with both residual connections cut: ``mlp(LN(attn(LN(x))))``, ``(B, N, D)``."""
     h, _ = self_attention(layer_norm_module(x, parts.layernorm_before), parts)  # (B, N, D)
-    return mlp(layer_norm_module(h, parts.layernorm_after), parts)
+    return mlp_branch(layer_norm_module(h, parts.layernorm_after), parts)
 
 
 def hidden_states(x: torch.Tensor, model, residual: bool = True) -> list[torch.Tensor]:
     """The ``layers + 1`` hidden states of ``model``'s encoder on embeddings ``x`` ``(B, N, D)``,
     with the residual connections (as the model is) or with all of them cut."""
-    if residual:
-        return encoder(x, model)[0]
+    layer = layer_with_residuals if residual else layer_without_residuals
     states = [x]
-    for i in range(len(encoder_layers(model))):
-        states.append(layer_without_residuals(states[-1], layer_parts(model, i)))
+    for parts in each_layer(model):
+        states.append(layer(states[-1], parts))
     return states
 
 
@@ -71,7 +87,7 @@ def gradient_norms(depth: int = 24, width: int = 64, residual: bool = True, seed
     inputs = [h]
     with torch.enable_grad():
         for w in weights:
-            f = gelu(h @ w.T)
+            f = F.gelu(h @ w.T)  # exact GELU (chapter 7)
             h = h + f if residual else f
             h.retain_grad()
             inputs.append(h)

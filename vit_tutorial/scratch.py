@@ -5,6 +5,7 @@ Every step is one helper of an earlier chapter; ``model`` only supplies the weig
     >>> logits = vit_forward(pixels, model)          # (B, 1000), equal to model(pixels).logits
     >>> trace = vit_trace(pixels, model)             # logits + every hidden state + every attention map
     >>> fast = vit_forward(pixels, model, attention="sdpa")   # the fused attention kernel (chapter 4)
+    >>> loss = F.cross_entropy(vit_forward(pixels, model, grad=True), labels); loss.backward()   # chapter 10
 """
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from typing import NamedTuple
 
 import torch
 
-from .bridge import encoder_layers, layer_parts, vit_model
+from .bridge import vit_model
 from .embeddings import embed
 from .encoder import check_attention, encoder, encoder_layer
 from .head import head
 from .patches import check_image, patch_embed
+from .primitives import each_layer
 
 
 class ScratchOutput(NamedTuple):
@@ -55,21 +57,25 @@ def vit_trace(pixels: torch.Tensor, model) -> ScratchOutput:
     return ScratchOutput(logits, hidden, attentions)
 
 
-@torch.no_grad()
-def vit_forward(pixels: torch.Tensor, model, attention: str = "eager") -> torch.Tensor:
+def vit_forward(pixels: torch.Tensor, model, attention: str = "eager", *, grad: bool = False) -> torch.Tensor:
     """Logits ``(B, num_labels)`` for pixel values ``(B, 3, H, W)``, using ``model``'s weights only.
 
     The same steps as :func:`vit_trace`, but nothing is kept: each layer's activations and
-    attention weights are freed while the next layer runs (at batch 8 that is about 240 MB
-    less held, and faster). ``attention="sdpa"`` computes attention with PyTorch's fused
-    kernel (chapter 4's ``self_attention_sdpa``): the same logits up to float rounding (within
-    2e-6 of HuggingFace's on the four sample photos), no attention weights, lighter on a GPU.
+    attention weights are freed while the next layer runs (for ViT-B/16 the trace holds
+    ``B * (13 * 197 * 768 + 12 * 12 * 197 * 197)`` float32 numbers, which this does not).
+    ``attention="sdpa"`` computes attention with PyTorch's fused kernel (chapter 4's
+    ``self_attention_sdpa``): the same logits up to float rounding (chapter 9 checks it), no
+    attention weights, lighter on a GPU.
+    ``grad=True`` records the computation instead (unless called under ``torch.no_grad()``),
+    so that ``loss.backward()`` fills the ``.grad`` of ``model``'s parameters, as it does after
+    HuggingFace's forward (chapter 10).
     """
     check_attention(attention)
     _check_pixels(pixels, model)
-    emb = vit_model(model).embeddings
-    conv = emb.patch_embeddings.projection
-    x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)  # (B, N+1, D)
-    for i in range(len(encoder_layers(model))):
-        x, _ = encoder_layer(x, layer_parts(model, i), attention)  # (B, N+1, D)
-    return head(x, model)  # (B, num_labels)
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):  # an outer torch.no_grad() still wins
+        emb = vit_model(model).embeddings
+        conv = emb.patch_embeddings.projection
+        x = embed(patch_embed(pixels, conv.weight, conv.bias), emb.cls_token, emb.position_embeddings)  # (B, N+1, D)
+        for parts in each_layer(model):
+            x, _ = encoder_layer(x, parts, attention)  # (B, N+1, D)
+        return head(x, model)  # (B, num_labels)

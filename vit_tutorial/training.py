@@ -6,6 +6,8 @@ resolution, and a small CNN trained on the same digits with the same budget.
     >>> model = tiny.load_tiny()
     >>> train_x, train_y, test_x, test_y = rotation_task(tiny.load_digits_split())
     >>> head = linear_probe(cls_features(model, train_x), train_y, num_classes=4)
+    >>> ours = parameter_gradients(model, x, y, forward=lambda px, m: scratch.vit_forward(px, m, grad=True))
+    >>> assert_same_gradients(ours, parameter_gradients(model, x, y))   # equal to HuggingFace's
 
 Everything is seeded and runs under :func:`vit_tutorial.tiny.deterministic` (one thread,
 deterministic kernels), so the chapter's numbers are the same on every run of a machine.
@@ -44,6 +46,57 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     shifted = logits - logits.max(dim=-1, keepdim=True).values  # (B, K)
     log_probs = shifted - shifted.exp().sum(dim=-1, keepdim=True).log()  # (B, K)
     return -log_probs.gather(1, labels[:, None]).mean()
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+def parameter_gradients(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, forward=None) -> dict[str, torch.Tensor]:
+    """Every trainable parameter's gradient of the mean cross-entropy on one batch: ``{name: grad}``.
+
+    ``forward(pixels, model) -> logits (B, K)``; by default the model's own (HuggingFace's) forward.
+    Any gradients the parameters held are dropped, and none are left behind.
+    """
+    forward = forward if forward is not None else (lambda px, m: logits_of(m(px)))
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        F.cross_entropy(forward(pixels, model), labels).backward()
+    grads = {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    return grads
+
+
+def gradient_units(grads: dict[str, torch.Tensor], floor: float = 1e-2) -> dict[str, torch.Tensor]:
+    """The size each parameter's gradient is measured in: its RMS, at least ``floor`` x the largest such RMS.
+
+    Gradients are small numbers (1e-4 to 1e-2 here), and the book's rule is made for numbers of
+    size 1. A gradient that is zero in exact arithmetic (the key's bias: softmax ignores a shift
+    of a whole row of scores, chapter 4) is measured against the model's typical gradient instead.
+    """
+    rms = {name: g.double().pow(2).mean().sqrt() for name, g in grads.items()}
+    least = floor * max(float(r) for r in rms.values())
+    return {name: r.clamp_min(least).to(grads[name].dtype) for name, r in rms.items()}
+
+
+def assert_same_gradients(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor], *,
+                          rtol: float = 1e-4, atol: float = 1e-4) -> dict[str, float]:
+    """Each parameter's gradient ``ours[name]`` equal to ``theirs[name]`` by the book's rule
+    (:func:`vit_tutorial.tolerance.assert_equivalent`), both in units of :func:`gradient_units` of ``theirs``.
+
+    Returns ``{name: margin}`` (largest difference / allowed; below 1 passes).
+    """
+    from .tolerance import assert_equivalent, equivalence_margin
+
+    if set(ours) != set(theirs):
+        raise AssertionError(f"different parameters have gradients: only ours {sorted(set(ours) - set(theirs))}, "
+                             f"only theirs {sorted(set(theirs) - set(ours))}")
+    units = gradient_units(theirs)
+    margins = {}
+    for name, unit in units.items():
+        a, b = ours[name] / unit, theirs[name] / unit
+        assert_equivalent(a, b, rtol=rtol, atol=atol, what=f"gradient of {name} (in units of {float(unit):.2g})")
+        margins[name] = equivalence_margin(a, b, rtol, atol)
+    return margins
 
 
 # --------------------------------------------------------------------------- data
@@ -119,7 +172,9 @@ def trainable_names(model: nn.Module) -> list[str]:
 
 
 class SmallCNN(nn.Module):
-    """A small convolutional network for 32 x 32 images: two conv blocks, global average pool, a linear layer.
+    """A small convolutional network for 32 x 32 images: three 3 x 3 conv blocks, global average pool, a linear layer.
+
+    ``(B, C, 32, 32)`` -> ``(B, num_classes)``; the first two blocks halve the grid (max-pool), the third keeps it.
 
     Its built-in assumptions are the ones a ViT lacks: each filter sees a 3 x 3 neighbourhood
     (locality) and the same filter slides everywhere (translation equivariance).
@@ -172,10 +227,11 @@ def fit(
 ) -> Run:
     """Train the parameters of ``model`` that require gradients on ``(pixels, labels)``, in place.
 
-    The tiny model's recipe: AdamW, a linear warm-up over the first tenth of the steps, then a
-    cosine decay; random batches (seeded). ``loss_fn(logits, labels)`` defaults to cross-entropy;
-    ``forward_kwargs`` go to every forward call (``interpolate_pos_encoding=True``). Deterministic
-    (one thread); leaves the model in eval mode.
+    The shape of the tiny model's recipe (appendix A2), not its exact schedule: AdamW, a linear
+    warm-up over the first tenth of the steps (A2 warms up for 2 of its 30 epochs), then a cosine
+    decay; ``lr`` defaults to A2's; random batches (seeded). ``loss_fn(logits, labels)`` defaults
+    to cross-entropy; ``forward_kwargs`` go to every forward call (``interpolate_pos_encoding=True``).
+    Deterministic (one thread); leaves the model in eval mode.
     """
     if steps <= 0:
         raise ValueError(f"nothing to train: steps={steps}")
@@ -225,7 +281,7 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
 
 def digits_run(model: nn.Module, split: tiny.DigitsSplit, *, steps: int, seed: int = tiny.SEED,
                batch_size: int = 32) -> tuple[Run, float]:
-    """Train ``model`` (a ViT or the CNN) from its current weights on the digits with the tiny recipe's
+    """Train ``model`` (a ViT or the CNN) from its current weights on the digits with :func:`fit`'s
     optimiser and schedule, ``steps`` batches of ``batch_size`` with random one-pixel shifts; return the
     run and the held-out accuracy. The same budget for every model passed in."""
     generator = torch.Generator().manual_seed(seed)

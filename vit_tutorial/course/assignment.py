@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .student import METADATA_KEY, cell_text, check_calls, is_solution
+from .notebooks import METADATA_KEY, cell_text, check_calls, is_solution
+from .numbering import cell_exercise_numbers
 
 _CHECK_NAME = re.compile(r"^check_\w+$")
 
@@ -42,6 +43,7 @@ class Check:
     args: list[str] = field(default_factory=list)  # sources of the other positional arguments: ["model"]
     kwargs: dict[str, str] = field(default_factory=dict)
     cell_id: str | None = None
+    number: str | None = None  # the exercise it checks, as the book numbers it: "4.2" (see .numbering)
 
     @property
     def exercise(self) -> str:
@@ -146,7 +148,8 @@ def read_assignment(path: Path, chapter: str | None = None) -> Assignment:
     sources: set[str] = set()
     names: dict[str, set[str]] = {}
     aliases = notebook_aliases(nb.get("cells", []))
-    for cell in nb.get("cells", []):
+    numbers = cell_exercise_numbers(nb, chapter or path.stem)
+    for cell, number in zip(nb.get("cells", []), numbers):
         if cell.get("cell_type") != "code":
             continue
         source = cell_text(cell)
@@ -163,7 +166,7 @@ def read_assignment(path: Path, chapter: str | None = None) -> Assignment:
             if any(c.name == name for c in checks) or not call.args:
                 continue
             checks.append(Check(name, ast.unparse(call.args[0]), [ast.unparse(a) for a in call.args[1:]],
-                                {k.arg: ast.unparse(k.value) for k in call.keywords if k.arg}, cell.get("id")))
+                                {k.arg: ast.unparse(k.value) for k in call.keywords if k.arg}, cell.get("id"), number))
     return Assignment(chapter or path.stem, path, checks, check_cells, sources, names)
 
 

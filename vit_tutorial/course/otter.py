@@ -49,7 +49,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .assignment import Assignment, book_notebooks, read_assignment
-from .student import RefusedError, _notebook_text, _read, project_root, student_notebook, write_tracked
+from .notebooks import RefusedError, notebook_text, project_root, read_notebook, student_notebook, write_tracked
 
 MANIFEST = ".vit-tutorial-otter-export.json"
 TOOL = "vit_tutorial.course.otter"
@@ -118,7 +118,7 @@ def grading_salt() -> int:
 @contextlib.contextmanager
 def _no_weights_cache():
     """A model drawn for one grading is never used again: don't write its 350 MB to the user's cache."""
-    from vit_tutorial.model import CACHE_ENV
+    from vit_tutorial.weights.random_weights import CACHE_ENV
 
     old = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = "off"
@@ -161,15 +161,21 @@ def _case_code(function: str, check: dict, module: str) -> str:
 
 def ok_test(check: dict, module: str = DEFAULT_CHECKS, hidden: bool = True, public_points: float = 1,
             hidden_points: float = 1) -> dict:
-    """Otter's OK-format test of one exercise: the public case, and (``hidden``) the hidden one."""
+    """Otter's OK-format test of one exercise: the public case, and (``hidden``) the hidden one.
+
+    Named after the book's exercise number and the check: ``ex4_2_split_heads`` (otter's test and file
+    names, so no dot), its cases "Exercise 4.2 (split_heads): ..."."""
     exercise = check["name"].removeprefix("check_")
-    cases = [{"name": f"{exercise}: the book's check", "code": _case_code("public_case", check, module),
+    number = check.get("number")
+    name = f"ex{number.replace('.', '_')}_{exercise}" if number else exercise
+    shown = f"Exercise {number} ({exercise})" if number else exercise
+    cases = [{"name": f"{shown}: the book's check", "code": _case_code("public_case", check, module),
               "hidden": False, "locked": False, "points": public_points}]
     if hidden:
-        cases.append({"name": f"{exercise}: hidden, on inputs drawn at grading time",
+        cases.append({"name": f"{shown}: hidden, on inputs drawn at grading time",
                       "code": _case_code("hidden_case", check, module), "hidden": True, "locked": False,
                       "points": hidden_points})
-    return {"name": exercise, "points": sum(c["points"] for c in cases),
+    return {"name": name, "points": sum(c["points"] for c in cases),
             "suites": [{"cases": cases, "scored": True, "setup": "", "teardown": "", "type": "doctest"}]}
 
 
@@ -221,9 +227,9 @@ def chapter_files(assignment: Assignment, module: str = DEFAULT_CHECKS, requirem
     chapter = assignment.chapter
     if not assignment.checks:
         raise ValueError(f"{chapter} has no exercises (no check_* call outside its solutions): nothing to grade")
-    nb = student_notebook(_read(assignment.path), chapter=chapter)
+    nb = student_notebook(read_notebook(assignment.path), chapter=chapter)
     nb.setdefault("metadata", {})["otter"] = {"assignment_name": chapter}
-    files: dict[str, str | bytes] = {f"student/{chapter}.ipynb": _notebook_text(nb)}
+    files: dict[str, str | bytes] = {f"student/{chapter}.ipynb": notebook_text(nb)}
     tests = {}
     for check in assignment.checks:
         check = asdict(check)
@@ -308,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if path.name == "autograder.zip":
             chapter = path.parents[1]
             tests = len(list((chapter / "autograder" / "tests").glob("*.py")))
-            print(f"{chapter.name}: {tests} exercise{'s' if tests != 1 else ''} -> hand out {chapter / 'student'}, "
+            print(f"{chapter.name}: {tests} test{'s' if tests != 1 else ''} (one per self-check) -> hand out {chapter / 'student'}, "
                   f"grade with {path}")
     return 0
 

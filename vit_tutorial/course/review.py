@@ -12,7 +12,7 @@ import ast
 import re
 
 from .assignment import Assignment, notebook_aliases, python_source, vit_tutorial_aliases, vit_tutorial_names
-from .student import cell_text
+from .notebooks import cell_text
 
 # Names whose attributes a submission has no business assigning to.
 _PROTECTED_ROOTS = {"vit_tutorial", "torch", "IPython", "builtins", "transformers", "numpy", "sys", "os"}

@@ -8,8 +8,9 @@ import importlib
 import pkgutil
 
 from ._core import Case, CheckFailed, CheckResult, ExerciseNotDone, Judge, OnError, run_check
+from ._forbidden import Forbidden
 
-__all__ = ["Case", "CheckFailed", "CheckResult", "ExerciseNotDone", "Judge", "OnError", "run_check"]
+__all__ = ["Case", "CheckFailed", "CheckResult", "ExerciseNotDone", "Forbidden", "Judge", "OnError", "run_check"]
 
 for _info in pkgutil.iter_modules(__path__):
     if _info.name.startswith("_"):

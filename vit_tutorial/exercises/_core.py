@@ -8,6 +8,7 @@ learner's terms; otherwise it describes the shape or value difference.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -17,6 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+
+from ._describe import _close, describe_shape_difference, describe_value_difference
+from ._forbidden import Forbidden, Recorder
+from ._forbidden import verdict as forbidden_verdict
 
 GRADE_LOG_ENV = "VIT_TUTORIAL_GRADE_LOG"
 
@@ -44,6 +49,10 @@ class Case:
     label: str  # e.g. "a random batch of shape (2, 3, 8, 8)"
     kwargs: dict = field(default_factory=dict)
     value_names: tuple | None = None  # names of the entries of a 1-D expected vector, for the messages
+    # For a check that spans many layers: the float64 result of the same computation (or a function that
+    # returns it, called only when needed). An answer as close to it as ``expected`` is passes too
+    # (vit_tutorial.tolerance.assert_as_accurate_as, chapter 7).
+    truth: Any = None
 
 
 class Judge:
@@ -106,78 +115,32 @@ def _shape(x) -> str:
     return str(tuple(x.shape))
 
 
-def _close(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float, equal_nan: bool = False) -> bool:
-    if got.shape != want.shape:
+def _as_accurate_as(got: torch.Tensor, want: torch.Tensor, case: Case, rtol: float, atol: float) -> bool:
+    """Is ``got`` as close to the case's float64 ``truth`` as ``want`` is (the float64 referee)?
+
+    Only asked of near misses (within 100 times the tolerance), so a plain mistake costs no float64 run.
+    """
+    if case.truth is None or got.shape != want.shape or not got.is_floating_point():
         return False
-    try:
-        torch.testing.assert_close(got.to(want.dtype), want, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=False)
-    except AssertionError:
+    if not _close(got, want, 100 * rtol, 100 * atol):
         return False
-    return True
+    from ..tolerance import referee_margin
+
+    if callable(case.truth):
+        case.truth = case.truth()
+    return referee_margin(got, want, case.truth) <= 1
 
 
-def describe_shape_difference(got: tuple, want: tuple, axes: tuple[str, ...] | None) -> str:
-    """Explain how shape ``got`` differs from ``want``, naming axes when we know their names."""
-    name = (lambda i: f"axis {i} ({axes[i]})") if axes and len(axes) == len(want) else (lambda i: f"axis {i}")
-    text = f"your output has shape {got}, expected {want}"
-    if axes and len(axes) == len(want):
-        text += " = (" + ", ".join(axes) + ")"
-    if len(got) != len(want):
-        return text + f": it has {len(got)} dimensions instead of {len(want)}"
-    if sorted(got) == sorted(want):
-        diffs = [f"{name(i)} is {g}, should be {w}" for i, (g, w) in enumerate(zip(got, want)) if g != w]
-        return (text + ": the same sizes in another order (" + "; ".join(diffs) + ") - check the order of the "
-                "axes (transpose/permute) and the order of the sizes in your reshape/view")
-    diffs = [f"{name(i)} is {g}, should be {w}" for i, (g, w) in enumerate(zip(got, want)) if g != w]
-    return text + ": " + "; ".join(diffs)
-
-
-def describe_value_difference(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float,
-                              axes: tuple[str, ...] | None = None) -> str:
-    """What a wrong answer of the right shape has in common with the right one, when something simple
-    fits: the same values in other places, a constant factor, a constant offset, or differences
-    confined to a few indices of one axis. '' when nothing simple fits. Never guesses a cause."""
-    if want.numel() < 2 or not want.is_floating_point():
-        return ""
-    g, w = got.flatten(), want.flatten()
-    if _close(g.sort().values, w.sort().values, rtol, atol):
-        return ("; every value of the right answer is in your output, but in other places: the values are right and "
-                "their order is not - check the order of the axes in your reshape / view / permute / transpose / indexing")
-    norm = (w * w).sum()
-    if norm > 0:
-        c = float((g * w).sum() / norm)
-        if abs(c - 1) > 1e-3 and _close(g, c * w, rtol, atol):
-            return f"; your output is {c:.4g} times the right answer everywhere: a constant factor is wrong or missing"
-    offset = g - w
-    if _close(offset, offset.mean().expand_as(offset), rtol, max(atol, 1e-6)):
-        return f"; your output is the right answer plus {offset.mean().item():.4g} everywhere: a constant term is wrong or missing"
-    for axis in range(want.dim() if want.dim() > 1 else 0):
-        if want.shape[axis] < 2:
-            continue
-        name = f"axis {axis} ({axes[axis]})" if axes and len(axes) == want.dim() else f"axis {axis}"
-        others = tuple(d for d in range(want.dim()) if d != axis)
-        if want.numel() // want.shape[axis] < 2:  # one entry per index: any difference would "fit"
-            continue
-        shift = (got - want).mean(dim=others, keepdim=True)
-        if _close(got, want + shift, rtol, max(atol, 1e-6)):
-            return (f"; your output differs from the right answer by an amount that depends only on the index along "
-                    f"{name}: a term added for each index of that axis (a bias, say) is wrong or missing")
-        if bool((want != 0).all()):
-            ratio = (got / want).mean(dim=others, keepdim=True)
-            if _close(got, want * ratio, rtol, atol):
-                return (f"; your output is the right answer times a factor that depends only on the index along "
-                        f"{name}: a scale applied per index of that axis is wrong or missing")
-    wrong = ~torch.isclose(got, want, rtol=rtol, atol=atol)
-    for axis in range(want.dim()):
-        if want.shape[axis] < 3:
-            continue
-        others = tuple(d for d in range(want.dim()) if d != axis)
-        bad = wrong.any(dim=others).nonzero().flatten().tolist() if others else wrong.nonzero().flatten().tolist()
-        if 0 < len(bad) <= want.shape[axis] // 3:
-            name = f"axis {axis} ({axes[axis]})" if axes and len(axes) == want.dim() else f"axis {axis}"
-            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-            return f"; only index {shown} of {name} (of {want.shape[axis]}) differ, the rest is right"
-    return ""
+COMMON_ERRORS = {
+    "a matrix product's shapes don't fit (in A @ B the last size of A must equal the second-to-last of B): a weight "
+    "stored like nn.Linear's, (out, in), multiplies as x @ weight.T; a batch of matrices transposes its last two axes, "
+    ".transpose(-2, -1) or .mT (.T reverses ALL the axes of a tensor with more than two)":
+        OnError(RuntimeError, r"mat1 and mat2 shapes cannot be multiplied|Expected size for first two dimensions of batch2"),
+    "after a transpose or permute a tensor is no longer contiguous in memory, so .view can't regroup its axes: "
+    "use .reshape(...) (or .contiguous().view(...))": OnError(RuntimeError, r"view size is not compatible with input tensor"),
+    "torch.cat joins tensors along ONE axis and needs every other size to agree: check the axis (dim=...) and "
+    "expand the smaller tensor first (e.g. .expand(B, -1, -1))": OnError(RuntimeError, r"Sizes of tensors must match except in dimension"),
+}
 
 
 def run_check(
@@ -189,6 +152,7 @@ def run_check(
     rtol: float = 1e-4,
     atol: float = 1e-5,
     quiet: bool = False,
+    forbidden: tuple[Forbidden, ...] = (),
 ) -> CheckResult:
     """Run ``fn`` on every case and compare with the reference.
 
@@ -197,9 +161,11 @@ def run_check(
         fn: the learner's function.
         cases: inputs with their right answers (tensors).
         mistakes: ``{explanation: wrong_fn}``; when the learner's output matches ``wrong_fn``'s
-            on a case, the explanation is the diagnosis.
+            on a case (and on every other case where both ran), the explanation is the diagnosis.
         axes: names of the output's axes, for shape messages (e.g. ``("batch", "patches", "dim")``).
         rtol, atol: tolerances of ``torch.testing.assert_close``.
+        forbidden: built-ins the exercise asks the learner to write themselves (see ``_forbidden``):
+            a function that reaches one gets no credit, even with the right values.
 
     Raises:
         ExerciseNotDone: the stub still raises ``NotImplementedError``.
@@ -207,77 +173,120 @@ def run_check(
     """
     if not callable(fn):
         raise fail(exercise, f"pass your function itself (check_{exercise}(my_function)), not a {type(fn).__name__}")
-    for case in cases:
+    outputs: dict[int, Any] = {}  # the learner's output on each case run so far
+    for index, case in enumerate(cases):
         args, kwargs = _clone(case.args), _clone_kwargs(case.kwargs)
+        recorder = Recorder([a for a in (*case.args, *case.kwargs.values()) if isinstance(a, torch.nn.Module)])
         try:
-            got = fn(*args, **kwargs)
+            with recorder if forbidden else contextlib.nullcontext():
+                got = fn(*args, **kwargs)
         except NotImplementedError:
             message = f"{exercise} is not written yet: replace the `raise NotImplementedError` in its stub with your code, run that cell, then this one."
             _record(exercise, False, message, "not_done")
             raise ExerciseNotDone(message) from None
         except Exception as err:  # noqa: BLE001 - we report any error in the learner's terms
-            for explanation, wrong in (mistakes or {}).items():
+            also = _also(recorder.used(forbidden))
+            for explanation, wrong in {**(mistakes or {}), **COMMON_ERRORS}.items():
                 if isinstance(wrong, OnError) and wrong.matches(err):
-                    raise fail(exercise, f"{explanation}  (your function raised {type(err).__name__}: {err}; on {case.label})") from None
-            raise fail(exercise, f"your function raised {type(err).__name__}: {err}  (on {case.label})") from None
+                    raise fail(exercise, f"{explanation}  (your function raised {type(err).__name__}: {err}; on {case.label}){also}") from None
+            raise fail(exercise, f"your function raised {type(err).__name__}: {err}  (on {case.label}){also}") from None
+        used = recorder.used(forbidden)
+        outputs[index] = got
         changed = _changed_inputs(fn, case, args, kwargs)
         if changed:
             raise fail(exercise, f"your function changed its input {changed} in place (an in-place operation such as "
                        f"`x -= ...`, `x /= ...`, `x[...] = ...` or a method ending in `_` like `.sub_()`): the caller's "
                        f"tensors must stay as they were, so write the result into a new tensor (`x = x - mean`, not "
-                       f"`x -= mean`)  (on {case.label})")
+                       f"`x -= mean`)  (on {case.label}){_also(used)}")
         want = case.expected
         if not isinstance(got, torch.Tensor):
-            raise fail(exercise, f"your function returned a {type(got).__name__}; it should return a torch.Tensor of shape {_shape(want)}  (on {case.label})")
+            raise fail(exercise, f"your function returned a {type(got).__name__}; it should return a torch.Tensor of shape "
+                       f"{_shape(want)}  (on {case.label}){_also(used)}")
         devices = {a.device for a in (*case.args, *case.kwargs.values()) if isinstance(a, torch.Tensor)}
         if devices and got.device not in devices:
             raise fail(exercise, f"your output is on {got.device} but the inputs were on {', '.join(map(str, devices))}: create new "
-                       f"tensors with device=x.device (or torch.*_like(x)) so your function works wherever its inputs are  (on {case.label})")
+                       f"tensors with device=x.device (or torch.*_like(x)) so your function works wherever its inputs are  (on {case.label}){_also(used)}")
         if isinstance(want, torch.Tensor):
             want = want.to(got.device)
             dtype_problem = _dtype_problem(got, want)
             if dtype_problem:
-                raise fail(exercise, f"{dtype_problem}  (on {case.label})")
-        if _close(got, want, rtol, atol):
+                raise fail(exercise, f"{dtype_problem}  (on {case.label}){_also(used)}")
+        if _close(got, want, rtol, atol) or _as_accurate_as(got, want, case, rtol, atol):
+            if used:
+                raise fail(exercise, f"{forbidden_verdict(used)}  (on {case.label})")
             continue
-        finite = not got.is_floating_point() or bool(torch.isfinite(got).all())
-        for explanation, wrong in (mistakes or {}).items():
-            if isinstance(wrong, OnError) or (isinstance(wrong, Judge) and not finite):
-                continue
-            try:
-                if isinstance(wrong, Judge):
-                    hit = bool(wrong.test(got.detach(), *_clone(case.args), **_clone_kwargs(case.kwargs)))
-                else:
-                    wrong_out = wrong(*_clone(case.args), **_clone_kwargs(case.kwargs))
-                    hit = isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out.to(got.device), rtol, atol, equal_nan=not finite)
-            except Exception:  # noqa: BLE001 - a mistake that can't run on this case can't be the diagnosis
-                continue
-            if hit:
-                raise fail(exercise, f"{explanation}  (on {case.label})")
-        if not finite:
-            raise fail(exercise, f"your output contains NaN or infinite values (on {case.label}) where the right answer has "
-                       f"none. Common causes: exp() of large numbers overflows to inf (in float32 already exp(89) does), "
-                       f"and inf - inf or inf / inf gives NaN; a division by zero; a sqrt or log of a negative number")
-        if tuple(got.shape) != tuple(want.shape):
-            raise fail(exercise, describe_shape_difference(tuple(got.shape), tuple(want.shape), axes) + f"  (on {case.label})")
-        diff = (got.detach().to(want.dtype) - want).abs()
-        if case.value_names and want.dim() == 1 and len(case.value_names) == want.numel():
-            wrong_fields = [f"{n} is {got[i].item():g}, expected {want[i].item():g}"
-                            for i, n in enumerate(case.value_names) if diff[i] > atol + rtol * want[i].abs()]
-            raise fail(exercise, f"{'; '.join(wrong_fields)}  (on {case.label})")
-        worst = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
-        pattern = describe_value_difference(got.detach().to(want.dtype), want, rtol, atol, axes)
-        raise fail(
-            exercise,
-            f"the shape is right but the values differ (on {case.label}){pattern}: the largest difference is "
-            f"{diff.max().item():.3g} at index {worst} (you: {got.flatten()[diff.argmax()].item():.5g}, "
-            f"expected: {want.flatten()[diff.argmax()].item():.5g}); allowed: rtol={rtol:g}, atol={atol:g}",
-        )
+        message = _diagnose(fn, cases, index, got, want, outputs, mistakes, axes, rtol, atol)
+        raise fail(exercise, message + _also(used))
     message = f"correct on {len(cases)} inputs ({', '.join(c.label for c in cases)})"
     _record(exercise, True, message, "passed")
     if not quiet:
         print(f"✔ {exercise}: {message}.")
     return CheckResult(exercise, True, message)
+
+
+def _also(used: list[str]) -> str:
+    return f". Besides: {forbidden_verdict(used)}" if used else ""
+
+
+def _matches(wrong, got: torch.Tensor, case: Case, rtol: float, atol: float) -> bool | None:
+    """Whether the learner's ``got`` is what ``wrong`` (a wrong implementation or a Judge) gives on ``case``;
+    None when ``wrong`` can't run there."""
+    finite = not got.is_floating_point() or bool(torch.isfinite(got).all())
+    try:
+        if isinstance(wrong, Judge):
+            return bool(wrong.test(got.detach(), *_clone(case.args), **_clone_kwargs(case.kwargs))) if finite else None
+        wrong_out = wrong(*_clone(case.args), **_clone_kwargs(case.kwargs))
+        return isinstance(wrong_out, torch.Tensor) and _close(got, wrong_out.to(got.device), rtol, atol, equal_nan=not finite)
+    except Exception:  # noqa: BLE001 - a mistake that can't run on this case can't be the diagnosis
+        return None
+
+
+def _consistent(fn, cases, index, wrong, outputs, rtol, atol) -> bool:
+    """Whether ``wrong`` also agrees with the learner on the other cases (where both run): a mistake that
+    matches one input by coincidence (two configs' counts, a symmetric input) is not the diagnosis."""
+    if isinstance(wrong, Judge):
+        return True
+    for j, case in enumerate(cases):
+        if j == index:
+            continue
+        if j not in outputs:
+            try:
+                outputs[j] = fn(*_clone(case.args), **_clone_kwargs(case.kwargs))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - failing elsewhere (even the grader's call timing out) says nothing here
+                outputs[j] = None
+        got = outputs[j]
+        if isinstance(got, torch.Tensor) and _matches(wrong, got, case, rtol, atol) is False:
+            return False
+    return True
+
+
+def _diagnose(fn, cases, index, got, want, outputs, mistakes, axes, rtol, atol) -> str:
+    """The message for a wrong output ``got`` on ``cases[index]``: the mistake it matches, else what differs."""
+    case = cases[index]
+    finite = not got.is_floating_point() or bool(torch.isfinite(got).all())
+    for explanation, wrong in (mistakes or {}).items():
+        if isinstance(wrong, OnError) or (isinstance(wrong, Judge) and not finite):
+            continue
+        if _matches(wrong, got, case, rtol, atol) and _consistent(fn, cases, index, wrong, outputs, rtol, atol):
+            return f"{explanation}  (on {case.label})"
+    if not finite:
+        return (f"your output contains NaN or infinite values (on {case.label}) where the right answer has "
+                f"none. Common causes: exp() of large numbers overflows to inf (in float32 already exp(89) does), "
+                f"and inf - inf or inf / inf gives NaN; a division by zero; a sqrt or log of a negative number")
+    if tuple(got.shape) != tuple(want.shape):
+        return describe_shape_difference(tuple(got.shape), tuple(want.shape), axes) + f"  (on {case.label})"
+    diff = (got.detach().to(want.dtype) - want).abs()
+    if case.value_names and want.dim() == 1 and len(case.value_names) == want.numel():
+        wrong_fields = [f"{n} is {got[i].item():g}, expected {want[i].item():g}"
+                        for i, n in enumerate(case.value_names) if diff[i] > atol + rtol * want[i].abs()]
+        return f"{'; '.join(wrong_fields)}  (on {case.label})"
+    worst = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    pattern = describe_value_difference(got.detach().to(want.dtype), want, rtol, atol, axes)
+    return (f"the shape is right but the values differ (on {case.label}){pattern}: the largest difference is "
+            f"{diff.max().item():.3g} at index {worst} (you: {got.flatten()[diff.argmax()].item():.5g}, "
+            f"expected: {want.flatten()[diff.argmax()].item():.5g}); allowed: rtol={rtol:g}, atol={atol:g}")
 
 
 def _clone(args: tuple) -> tuple:

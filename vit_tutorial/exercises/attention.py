@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from types import SimpleNamespace
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, OnError, run_check
+from ._forbidden import SDPA
+from ._shared import cat_pixels
 
 HEAD_AXES = ("batch", "tokens", "head_dim")
 SPLIT_AXES = ("batch", "heads", "tokens", "head_dim")
@@ -62,6 +63,10 @@ HEAD_MISTAKES = {
     "patch, before and after it - so nothing is masked": lambda q, k, v: _head(q, k, v, causal=True),
     "you returned the attention weights (N x N per image); the head's output is the weights applied to the "
     "values, weights @ v": lambda q, k, v: _head(q, k, v, mix=False),
+    "the shapes in a product or an elementwise operation don't line up: for (B, N, d) tensors k.T reverses ALL three "
+    "axes, giving (d, N, B) - transpose only the last two, k.transpose(-2, -1) or k.mT, so that q @ k.transpose(-2, -1) "
+    "is (B, N, N); and a max or sum taken without keepdim=True drops its axis":
+        OnError(RuntimeError, r"must match the size of tensor b"),
     "you divided by √N, the square root of the number of tokens; the scale is 1/√d with d the head size, "
     "q.shape[-1]": lambda q, k, v: _head(q, k, v, scale="tokens"),
 }
@@ -162,9 +167,23 @@ MHA_MISTAKES = {
         lambda x, p: _mha(x, p, swap_qk=True),
     "you multiplied the scores by √head_dim; the scale DIVIDES them: Q Kᵀ / √head_dim": lambda x, p: _mha(x, p, scale="times_sqrt"),
     "the keys come from parts.value: project K with parts.key": lambda x, p: _mha(x, p, key="value"),
+    "keys and values are swapped: K comes from parts.key, V from parts.value (softmax(Q Kᵀ / √head_dim) V)":
+        lambda x, p: _mha_swapped_kv(x, p),
+    "you attended with one head over the whole width D: split Q, K and V into parts.num_heads heads of head_dim "
+    "columns each, attend within each head, then merge": lambda x, p: _mha_one_head(x, p),
     "you added the residual x: this function is the attention block alone; the encoder layer adds x around it":
         lambda x, p: _mha(x, p, residual=True),
 }
+
+
+def _mha_swapped_kv(x, parts):
+    q, k, v = (_split(_linear(x, layer), parts.num_heads) for layer in (parts.query, parts.value, parts.key))
+    return _linear(_merge(_head(q, k, v)), parts.attention_output)
+
+
+def _mha_one_head(x, parts):
+    q, k, v = (_linear(x, layer) for layer in (parts.query, parts.key, parts.value))
+    return _linear(_head(q, k, v), parts.attention_output)
 
 
 def _head_scale_full(x, parts):
@@ -190,19 +209,12 @@ def _toy_parts(width: int, heads: int, seed: int) -> SimpleNamespace:
     return SimpleNamespace(**layers, num_heads=heads, head_dim=width // heads)
 
 
-@lru_cache(maxsize=1)
-def _cat_pixels() -> torch.Tensor:
-    from ..images import load_image, preprocess
-
-    return preprocess(load_image("cat"))
-
-
 def _real_input(model):
     """The cat photo's tokens entering layer 0's attention (after ``layernorm_before``), and its parts."""
     from ..bridge import layer_parts, vit_model
 
     parts = layer_parts(model, 0)
-    pixels = _cat_pixels().to(next(model.parameters()).device)
+    pixels = cat_pixels().to(next(model.parameters()).device)
     with torch.no_grad():
         return parts.layernorm_before(vit_model(model).embeddings(pixels)), parts
 
@@ -232,7 +244,7 @@ def check_attention_head(fn, model=None):
     if model is not None:
         q, k, v = _real_qkv(model)
         cases.append(Case((q, k, v), _head(q, k, v), f"head 0 of layer 0 on the cat photo, {tuple(q.shape)}"))
-    return run_check("attention_head", fn, cases, mistakes=HEAD_MISTAKES, axes=HEAD_AXES, rtol=1e-4, atol=1e-5)
+    return run_check("attention_head", fn, cases, mistakes=HEAD_MISTAKES, axes=HEAD_AXES, rtol=1e-4, atol=1e-5, forbidden=(SDPA,))
 
 
 def check_split_heads(fn, model=None):

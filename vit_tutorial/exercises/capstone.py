@@ -9,13 +9,17 @@ import torch
 import torch.nn.functional as F
 
 from ._core import Case, run_check
+from ._forbidden import CONVOLUTION, GELU, LAYER_NORM, MODEL_MODULES, OTHER_NORMS, SDPA
+from ._shared import cat_pixels, gelu, gelu_tanh
+from ._shared import layer_reference as _layer
 
 
 @lru_cache(maxsize=1)
 def _small_model():
     """A random 2-layer ViT (32-pixel images, 8-pixel patches, width 32, 4 heads, 7 classes) with weights large
     enough, and LayerNorm gammas/betas far enough from 1/0, that every classic mistake changes the logits."""
-    from ..model import random_model, vit_config
+    from ..weights.checkpoint import vit_config
+    from ..weights.random_weights import random_model
 
     config = vit_config(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                         intermediate_size=64, num_labels=7, id2label={i: str(i) for i in range(7)},
@@ -34,10 +38,9 @@ def _small_model():
 
 
 def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", order="pre", layers=None, same_layer=False,
-             pooler=False, probabilities=False, second=True):
+             pooler=False, probabilities=False, second=True, act=None):
     """The forward pass, with one knob per classic mistake; the defaults are ViTForImageClassification's."""
     from ..bridge import encoder_layers, layer_parts, vit_model
-    from .mlp import _layer
 
     emb = vit_model(model).embeddings
     conv = emb.patch_embeddings.projection
@@ -47,7 +50,7 @@ def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", orde
         x = x + emb.position_embeddings
     depth = len(encoder_layers(model)) if layers is None else layers
     for i in range(depth):
-        x = _layer(x, layer_parts(model, 0 if same_layer else i), order=order, second=second)
+        x = _layer(x, layer_parts(model, 0 if same_layer else i), order=order, second=second, act=act or gelu)
     if final_norm:
         x = vit_model(model).layernorm(x)
     summary = x[:, 0] if pool == "cls" else x[:, 1:].mean(1)
@@ -58,6 +61,8 @@ def _forward(pixels, model, *, positions=True, final_norm=True, pool="cls", orde
 
 
 FORWARD_MISTAKES = {
+    "your MLPs use the tanh approximation of GELU; this model's hidden_act is 'gelu', the exact x·Φ(x) with erf (chapter 7)":
+        lambda px, m: _forward(px, m, act=_tanh_gelu),
     "the position embeddings are missing: after prepending [CLS], add position_embeddings (chapter 3)":
         lambda px, m: _forward(px, m, positions=False),
     "the final LayerNorm is missing: after the last layer, normalise with the model's final LayerNorm "
@@ -78,6 +83,18 @@ FORWARD_MISTAKES = {
 }
 
 
+# "built only from your own code of chapters 2-9 ... and the model's weight tensors. Don't call the model's modules."
+FORWARD_FORBIDDEN = (CONVOLUTION, LAYER_NORM, OTHER_NORMS, GELU, SDPA, MODEL_MODULES)
+
+
+_tanh_gelu = gelu_tanh
+@torch.no_grad()
+def _float64_logits(model, pixels):
+    from ..tolerance import as_float64
+
+    return as_float64(model)(pixels.double()).logits
+
+
 def _layers(model):
     from ..bridge import encoder_layers
 
@@ -88,17 +105,20 @@ def check_vit_forward(fn, model=None):
     """Check ``fn(pixels (B, 3, H, W), model) -> logits (B, num_labels)`` against ``model(pixels).logits``.
 
     Runs on a small random ViT with two random images and, given ``model``, on that model with the cat photo.
+    Logits within float32 rounding of HuggingFace's pass; so do logits as close to a float64 run of the
+    same model as HuggingFace's are (the float64 referee of chapter 7: twelve layers of rounding).
     """
     cases = []
     small = _small_model()
     pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
-        cases.append(Case((pixels, small), small(pixels).logits, "a small random ViT (2 layers, width 32, 7 classes) on 2 random images"))
+        cases.append(Case((pixels, small), small(pixels).logits, "a small random ViT (2 layers, width 32, 7 classes) on 2 random images",
+                          truth=lambda: _float64_logits(small, pixels)))
     if model is not None:
-        from .attention import _cat_pixels
-
-        cat = _cat_pixels().to(next(model.parameters()).device)
+        cat = cat_pixels().to(next(model.parameters()).device)
         with torch.no_grad():
-            cases.append(Case((cat, model), model(cat).logits, f"the model on the cat photo {tuple(cat.shape)}"))
+            cases.append(Case((cat, model), model(cat).logits, f"the model on the cat photo {tuple(cat.shape)}",
+                              truth=lambda: _float64_logits(model, cat)))
     with torch.no_grad():
-        return run_check("vit_forward", fn, cases, mistakes=FORWARD_MISTAKES, axes=("batch", "classes"), rtol=1e-4, atol=1e-4)
+        return run_check("vit_forward", fn, cases, mistakes=FORWARD_MISTAKES, axes=("batch", "classes"), rtol=1e-4, atol=1e-4,
+                         forbidden=FORWARD_FORBIDDEN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import Case, Judge, run_check
+from ._core import Case, Judge, OnError, run_check
 
 TOKEN_AXES = ("batch", "tokens", "dim")
 
@@ -30,6 +30,11 @@ EMBED_MISTAKES = {
         lambda x, cls, pos: _cls_first(x, cls),
     "the [CLS] token is missing: it is an extra token, concatenated in front along the token axis (dim=1), "
     "so the output has N + 1 tokens": lambda x, cls, pos: x + pos[:, 1:],
+    "the [CLS] token is (1, 1, D) - one for the whole batch - and the patches are (B, N, D): expand it to the batch "
+    "first, cls_token.expand(B, -1, -1), then concatenate along the token axis (dim=1)":
+        OnError(RuntimeError, r"Sizes of tensors must match except in dimension 1"),
+    "you concatenated along axis 0, the batch axis: [CLS] goes in front of each image's tokens - expand it to "
+    "(B, 1, D) and concatenate along the token axis, dim=1": OnError(RuntimeError, r"Sizes of tensors must match except in dimension 0"),
     "you ADDED the [CLS] vector to every patch instead of putting it in front as an extra token: use "
     "torch.cat along the token axis": lambda x, cls, pos: x + cls + pos[:, 1:],
 }
@@ -74,6 +79,8 @@ SIMILARITY_MISTAKES = {
     "you divided by only one of the two lengths: cosine similarity is a.b / (|a| |b|) - normalise BOTH "
     "vectors (every row of the (N, D) positions) before the dot products":
         lambda pos: pos[0, 1:] @ (pos[0, 1:] / pos[0, 1:].norm(dim=-1, keepdim=True)).T,
+    "you left out the LAST position instead of [CLS]: position 0 belongs to [CLS], so the patches' positions are "
+    "position_embeddings[0, 1:]": lambda pos: _cosine(pos[0, :-1]),
     "these are Euclidean distances (torch.cdist); the exercise asks for cosine similarities: normalise each "
     "position vector to length 1, then take all dot products": lambda pos: torch.cdist(pos[0, 1:], pos[0, 1:]),
 }
@@ -130,6 +137,13 @@ SHUFFLE_MISTAKES = {
     "you indexed the whole sequence with order, so [CLS] (token 0) was taken as patch 0 and every patch index is "
     "off by one: shuffle only the patch tokens, tokens[:, 1:][:, order], and keep tokens[:, :1] in front":
         lambda t, o: torch.cat([t[:, :1], t[:, o]], dim=1),
+    "you indexed the whole sequence with order (tokens[:, order]): [CLS] is lost and every patch index is off by one - "
+    "keep tokens[:, :1] in front and shuffle the patches, tokens[:, 1:][:, order]": lambda t, o: t[:, o],
+    "you reordered the feature axis (tokens[..., order]); order numbers the patches: reorder the token axis, "
+    "tokens[:, 1:][:, order]": lambda t, o: t[..., o],
+    "an index of order is out of range for the axis you indexed: order numbers the N patch tokens, so index the "
+    "token axis (axis 1) of the patches, tokens[:, 1:][:, order] - not the feature axis (tokens[..., order])":
+        OnError(IndexError, r"out of bounds|out of range"),
     "[CLS] moved: it must stay token 0; shuffle only the patch tokens behind it":
         lambda t, o: torch.cat([t[:, 1:][:, o], t[:, :1]], dim=1),
 }

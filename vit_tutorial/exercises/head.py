@@ -11,6 +11,7 @@ import weakref
 import torch
 
 from ._core import Case, Judge, OnError, run_check
+from ._forbidden import LAYER_NORM, OTHER_NORMS
 
 KEEPDIM = OnError(RuntimeError, r"must match the size of tensor")
 
@@ -93,7 +94,7 @@ def check_image_summary(fn, model=None):
     }
     mistakes["your function ignores its eps argument (it behaves as if eps were a small fixed number such as 1e-6 or "
              "1e-12): use the eps you are given"] = lambda h, w, b, eps: _layer_norm(h, w, b, 1e-6)[:, 0]
-    return run_check("image_summary", fn, cases, mistakes, axes=("batch", "hidden"))
+    return run_check("image_summary", fn, cases, mistakes, axes=("batch", "hidden"), forbidden=(LAYER_NORM, OTHER_NORMS))
 
 
 def check_mean_pool(fn, model=None):
@@ -155,6 +156,8 @@ def check_vit_pooler(fn, model=None):
         "you applied tanh before the dense layer instead of after it": lambda h, w, b: torch.tanh(h[:, 0]) @ w.T + b,
         "you pooled the mean of the patch tokens; ViTPooler reads the [CLS] token, hidden[:, 0]":
             lambda h, w, b: torch.tanh(h[:, 1:].mean(1) @ w.T + b),
+        "you averaged all the tokens, [CLS] included; ViTPooler reads the [CLS] token alone, hidden[:, 0]":
+            lambda h, w, b: torch.tanh(h.mean(1) @ w.T + b),
         "you used GELU; ViTPooler's activation is tanh": lambda h, w, b: torch.nn.functional.gelu(h[:, 0] @ w.T + b),
     }
     return run_check("vit_pooler", fn, cases, mistakes, axes=("batch", "hidden"))
@@ -216,6 +219,9 @@ def check_softmax(fn, model=None):
         "you subtracted the maximum of the whole tensor; subtract each row's own maximum, z.max(dim=-1, keepdim=True): "
         "with rows of very different scale, exp(z - global max) underflows to 0 in the smaller rows, and 0 / 0 is NaN":
             lambda z: (z - z.max()).exp() / (z - z.max()).exp().sum(-1, keepdim=True),
+        "you subtracted each row's minimum; subtract its maximum: exp(z - min) still overflows when a row spreads over "
+        "more than ~90, while exp(z - max) is at most 1":
+            lambda z: (z - z.amin(-1, keepdim=True)).exp() / (z - z.amin(-1, keepdim=True)).exp().sum(-1, keepdim=True),
         "you subtracted each row's mean; subtract its maximum: when a row's logits spread over more than ~90, "
         "exp(z - mean) still overflows, while exp(z - max) is at most 1":
             lambda z: (z - z.mean(-1, keepdim=True)).exp() / (z - z.mean(-1, keepdim=True)).exp().sum(-1, keepdim=True),

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 
 from ._core import Case, OnError, run_check
+from ._forbidden import LAYER_NORM, OTHER_NORMS
+from ._shared import real_tokens
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
 
@@ -53,16 +55,6 @@ LN_MISTAKES["your function ignores its eps argument (it behaves as if eps were a
             "1e-5)"] = lambda x, w, b, eps: _ln(x, w, b, 1e-5)
 
 
-def _real_tokens(model):
-    """The cat photo's embeddings, the input of layer 0's ``layernorm_before``, and that LayerNorm."""
-    from ..bridge import layer_parts, vit_model
-    from .attention import _cat_pixels
-
-    pixels = _cat_pixels().to(next(model.parameters()).device)
-    with torch.no_grad():
-        return vit_model(model).embeddings(pixels), layer_parts(model, 0).layernorm_before
-
-
 def check_layer_norm(fn, model=None):
     """Check ``fn(x (..., D), weight (D,), bias (D,), eps) -> (..., D)``, LayerNorm over the last axis.
 
@@ -76,10 +68,11 @@ def check_layer_norm(fn, model=None):
         w, b = 1 + torch.randn(shape[-1], generator=g) * 0.5, torch.randn(shape[-1], generator=g)
         cases.append(Case((x, w, b, eps), _ln(x, w, b, eps), f"a random {shape} input with random gamma/beta, eps={eps}"))
     if model is not None:
-        x, norm = _real_tokens(model)
+        x, norm = real_tokens(model)
         w, b = norm.weight.detach(), norm.bias.detach()
         cases.append(Case((x, w, b, norm.eps), _ln(x, w, b, norm.eps), f"the cat's embeddings {tuple(x.shape)} through layer 0's layernorm_before"))
-    return run_check("layer_norm", fn, cases, mistakes=LN_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5)
+    return run_check("layer_norm", fn, cases, mistakes=LN_MISTAKES, axes=TOKEN_AXES, rtol=1e-4, atol=1e-5,
+                     forbidden=(LAYER_NORM, OTHER_NORMS))
 
 
 def _bn(x, eps, **mistake):

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, OnError, run_check
 
 STAGES = (("pixel_values", ("batch", "channels", "height", "width")),
           ("patches", ("batch", "patches", "hidden")),
@@ -21,8 +21,8 @@ STAGE_NAMES = tuple(f"{stage}[{i}] ({axis})" for stage, axes in STAGES for i, ax
 
 
 def _configs():
-    from ..model import vit_config
-    from ..tiny import tiny_config
+    from ..weights.checkpoint import vit_config
+    from ..weights.tiny import tiny_config
 
     return [
         ("the tiny digits ViT (tiny.tiny_config())", tiny_config()),
@@ -68,8 +68,10 @@ COUNT_MISTAKES = {
     "you left out the biases: every nn.Linear has one bias per output (D for each projection, 4D for the MLP's "
     "first layer, the number of classes for the classifier) and the patch Conv2d has D": lambda c: _count(c, biases=False),
     "you left out the position embeddings: (N + 1) x D numbers, one vector per token": lambda c: _count(c, positions="none"),
-    "you counted N position vectors; there are N + 1 - the [CLS] token has a position too": lambda c: _count(c, positions="n"),
-    "you left out the [CLS] token: one learned vector of D numbers": lambda c: _count(c, cls=False),
+    # the same count, always (D short): a count can't tell these two apart, so the message names both
+    "you are short by one vector of D numbers: either you counted N position vectors where there are N + 1 (the "
+    "[CLS] token has a position too), or you left out the [CLS] token itself (one learned vector of D numbers)":
+        lambda c: _count(c, positions="n"),
     "you left out the LayerNorms: each has a weight and a bias of D numbers - two per layer, plus the final one":
         lambda c: _count(c, norms=False),
     "you left out the final LayerNorm (2 x D numbers, after the last layer)": lambda c: _count(c, final_norm=False),
@@ -81,6 +83,56 @@ COUNT_MISTAKES = {
         lambda c: _count(c, grid="line"),
     "you counted one encoder layer; multiply the per-layer count by num_hidden_layers": lambda c: _count(c, layers=1),
 }
+
+
+def _components(config) -> dict[str, int]:
+    """Every group of parameters of the model, with its size for ``config``: what a wrong count can be missing."""
+    d, depth, inter, p, size, c, labels, _ = _fields(config)
+    n = (size // p) ** 2
+    return {
+        "the patch projection's weight (C x P x P x D)": c * p * p * d, "the patch projection's bias (D)": d,
+        "the [CLS] token (D)": d, "the position embeddings ((N + 1) x D)": (n + 1) * d,
+        "the query, key and value weights (3 x D x D per layer)": depth * 3 * d * d,
+        "the query, key and value biases (3 x D per layer)": depth * 3 * d,
+        "the attention output projection's weight (D x D per layer)": depth * d * d,
+        "the attention output projection's bias (D per layer)": depth * d,
+        "the MLP's first weight (D x intermediate_size per layer)": depth * d * inter,
+        "the MLP's first bias (intermediate_size per layer)": depth * inter,
+        "the MLP's second weight (intermediate_size x D per layer)": depth * inter * d,
+        "the MLP's second bias (D per layer)": depth * d,
+        "the LayerNorm weights, gamma (2 x D per layer)": depth * 2 * d, "the LayerNorm biases, beta (2 x D per layer)": depth * 2 * d,
+        "the final LayerNorm's weight (D)": d, "the final LayerNorm's bias (D)": d,
+        "the classifier's weight (num_labels x D)": labels * d, "the classifier's bias (num_labels)": labels,
+    }
+
+
+def _component_mistakes() -> dict:
+    """``{explanation: wrong count}`` for every count that is right but for one or two groups of parameters left
+    out or counted twice. Groups of the same size in every config can't be told apart: one message names them all."""
+    sizes = [_components(config) for _, config in _configs()]
+    groups: dict[tuple, list[str]] = {}
+    for name in sizes[0]:
+        groups.setdefault(tuple(s[name] for s in sizes), []).append(name)
+
+    def words(names):
+        return names[0] if len(names) == 1 else "one of " + ", ".join(names[:-1]) + " or " + names[-1]
+
+    keys = list(groups)
+    mistakes = {}
+    for i, a in enumerate(keys):
+        for b in [None, *keys[i:]]:
+            for sign in (-1, 1):
+                if b == a:  # the same size twice
+                    what = f"two of {', '.join(groups[a][:-1])} and {groups[a][-1]}" if len(groups[a]) > 1 else f"{groups[a][0]}, twice"
+                else:
+                    what = " and ".join([words(groups[a])] + ([words(groups[b])] if b is not None else []))
+                text = (f"your count is short by exactly {what}: you left {'them' if b is not None else 'it'} out" if sign < 0
+                        else f"your count is over by exactly {what}: you counted {'them' if b is not None else 'it'} twice, "
+                        "or counted something the model does not have")
+                names = [groups[a][0]] + ([groups[b][0]] if b is not None else [])
+                mistakes[text] = (lambda c, _n=names, _s=sign: torch.tensor(
+                    [float(_count(c) + _s * sum(_components(c)[name] for name in _n))], dtype=torch.float64))
+    return mistakes
 
 
 def _as_number(value) -> torch.Tensor:
@@ -101,6 +153,7 @@ def check_parameter_count(fn):
         cases.append(Case((config,), torch.tensor([float(_real_count(label))], dtype=torch.float64), label,
                           value_names=("the parameter count",)))
     mistakes = {why: (lambda c, _w=wrong: torch.tensor([float(_w(c))], dtype=torch.float64)) for why, wrong in COUNT_MISTAKES.items()}
+    mistakes.update(_component_mistakes())
     return run_check("parameter_count", lambda config: _as_number(fn(config)), cases, mistakes=mistakes, rtol=0, atol=0)
 
 
@@ -164,6 +217,8 @@ SHAPE_MISTAKES = {
         lambda c, b: _flatten(_shapes(c, b, patch_dim="pixels")),
     "the attention weights have one N+1 x N+1 map per head: (batch, num_attention_heads, tokens, tokens)":
         lambda c, b: _flatten(_shapes(c, b, heads=False)),
+    "the attention weights have one (N + 1) x (N + 1) map per head, 4 sizes: (batch, num_attention_heads, tokens, tokens)":
+        OnError(ValueError, r"'attention' should have 4 sizes"),
     "the logits have one score per class of THIS config (num_labels), not ImageNet's 1000":
         lambda c, b: _flatten(_shapes(c, b, labels="imagenet")),
 }

@@ -5,7 +5,8 @@ from functools import lru_cache
 
 import torch
 
-from ._core import Case, run_check
+from ._core import Case, OnError, run_check
+from ._forbidden import CONVOLUTION
 
 PATCH_AXES = ("batch", "patches", "values per patch")
 EMBED_AXES = ("batch", "patches", "dim")
@@ -117,6 +118,10 @@ PATCH_EMBED_MISTAKES = {
     "not P x P squares": _embed_with(_no_permute),
     "you subtracted the bias; the Conv2d ADDS bias[d] to every patch's entry d":
         lambda x, w, b: _embed_with(_patchify, use_bias=False)(x, w, b) - b,
+    "the patches and the weight don't fit in the matrix product: the weight is (D, C, P, P), so read the patch size "
+    "P from weight.shape[-1] (weight.shape[1] is C, the channels), cut (B, N, C*P*P) patches, and multiply by the weight "
+    "reshaped to (D, C*P*P) and transposed: patches @ weight.reshape(D, -1).T":
+        OnError(RuntimeError, r"mat1 and mat2 shapes cannot be multiplied|shape '\[.*\]' is invalid for input of size"),
     "you added one number (the bias summed, or a scalar) to every entry: the bias is a vector, bias[d] goes to "
     "output channel d of every patch - add the (D,) bias itself, it broadcasts over (B, N, D)":
         lambda x, w, b: _embed_with(_patchify, use_bias=False)(x, w, b) + b.sum(),
@@ -146,4 +151,5 @@ def check_patch_embed(fn, model=None):
         with torch.no_grad():
             expected = _reference_embed(cat, weight, bias)
         cases.append(Case((cat, weight, bias), expected, "the model's own filters on the cat photo"))
-    return run_check("patch_embed", fn, cases, mistakes=PATCH_EMBED_MISTAKES, axes=EMBED_AXES, rtol=1e-4, atol=1e-4)
+    return run_check("patch_embed", fn, cases, mistakes=PATCH_EMBED_MISTAKES, axes=EMBED_AXES, rtol=1e-4, atol=1e-4,
+                     forbidden=(CONVOLUTION,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._core import Case, run_check
-from .mlp import _real_layer_input, _toy_layer_inputs
+from ._shared import real_layer_input, toy_layer_inputs
 
 TOKEN_AXES = ("batch", "tokens", "hidden")
 NORM_AXES = ("layers", "batch", "tokens")
@@ -34,13 +34,13 @@ BLOCK_MISTAKES = {
 def check_pre_norm_block(fn, model=None):
     """Check ``fn(x (B, N, D), norm, sublayer) -> x + sublayer(norm(x))`` (norm and sublayer are callables)."""
     cases = []
-    for x, parts in _toy_layer_inputs(61):
+    for x, parts in toy_layer_inputs(61):
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, x + args[2](args[1](x)),
                               f"a random attention block of width {x.shape[-1]}, input {tuple(x.shape)}"))
     if model is not None:
-        x, parts = _real_layer_input(model)
+        x, parts = real_layer_input(model)
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, x + args[2](args[1](x)), f"the model's layer-0 attention on the cat photo {tuple(x.shape)}"))
@@ -53,6 +53,12 @@ NORM_MISTAKES = {
     "you computed the root-mean-square (dividing by D before the square root); the length is sqrt(sum of squares)":
         lambda s: (s**2).mean(-1).sqrt(),
     "you summed absolute values (the L1 norm); the length is the L2 norm, sqrt(sum of squares)": lambda s: s.abs().sum(-1),
+    "you took the norm over the token axis (dim=-2): the length of a token vector is over its own D numbers, "
+    "the last axis (dim=-1)": lambda s: s.norm(dim=-2),
+    "you took the norm over the batch axis (dim=1): the length of a token vector is over its own D numbers, "
+    "the last axis (dim=-1)": lambda s: s.norm(dim=1),
+    "you took the norm over the layer axis (dim=0): the length of a token vector is over its own D numbers, "
+    "the last axis (dim=-1)": lambda s: s.norm(dim=0),
     "you took the largest absolute entry (the max norm); the length is the L2 norm, sqrt(sum of squares)":
         lambda s: s.abs().amax(-1),
 }
@@ -84,12 +90,12 @@ POST_MISTAKES = {
 def check_post_norm_block(fn, model=None):
     """Check ``fn(x (B, N, D), norm, sublayer) -> norm(x + sublayer(x))``, the original Transformer's post-norm block."""
     cases = []
-    for x, parts in _toy_layer_inputs(63):
+    for x, parts in toy_layer_inputs(63):
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, args[1](x + args[2](x)), f"a random attention block of width {x.shape[-1]}, input {tuple(x.shape)}"))
     if model is not None:
-        x, parts = _real_layer_input(model)
+        x, parts = real_layer_input(model)
         args = (x, parts.layernorm_before, _attention_of(parts))
         with torch.no_grad():
             cases.append(Case(args, args[1](x + args[2](x)), f"the model's layer-0 attention on the cat photo {tuple(x.shape)}"))

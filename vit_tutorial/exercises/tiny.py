@@ -9,17 +9,23 @@ from ._core import Case, run_check
 PIXEL_AXES = ("images", "channels", "height", "width")
 
 
-def _pixels(images, size, *, scale=16.0, mode="bilinear", align_corners=False, normalise=True):
+def _pixels(images, size, *, scale=16.0, mode="bilinear", align_corners=False, normalise=True, multiply_std=False):
     """Digits -> pixel values, with one knob per classic mistake; the defaults are the right answer."""
     x = images.float()[:, None] / scale
     kwargs = {"align_corners": align_corners} if mode in ("bilinear", "bicubic") else {}
     x = F.interpolate(x, size=(size, size), mode=mode, **kwargs)
     if normalise:
-        x = (x - 0.5) / 0.5
+        x = (x - 0.5) * 0.5 if multiply_std else (x - 0.5) / 0.5
     return x.expand(-1, 3, -1, -1)
 
 
 PIXEL_MISTAKES = {
+    "you did not divide by 16: sklearn's digits go from 0 to 16, so divide by 16 to get [0, 1] before normalising":
+        lambda im, s: _pixels(im, s, scale=1.0),
+    "your channels come last, (N, size, size, 3): the model reads channels first, (N, 3, size, size) - add the "
+    "channel axis at position 1 (images[:, None]) and copy it there": lambda im, s: _pixels(im, s).permute(0, 2, 3, 1),
+    "you multiplied by the standard deviation; normalising DIVIDES by it: (x - 0.5) / 0.5":
+        lambda im, s: _pixels(im, s, multiply_std=True),
     "your values stay in [0, 1]: the model was trained on pixel values normalised like the image processor's, "
     "(x - 0.5) / 0.5, which maps [0, 1] to [-1, 1]": lambda im, s: _pixels(im, s, normalise=False),
     "you divided by 255, but sklearn's digits are integers from 0 to 16: divide by 16 to get [0, 1]":
@@ -88,7 +94,7 @@ def summarize(config) -> torch.Tensor:
 
 
 def _variant(patch_size, depth, **extra):
-    from ..tiny import tiny_config
+    from ..weights.tiny import tiny_config
 
     return tiny_config(patch_size=patch_size, num_hidden_layers=depth, **extra)
 

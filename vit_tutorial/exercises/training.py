@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import Case, ExerciseNotDone, _record, fail, run_check
+from ._forbidden import CROSS_ENTROPY
 
 # --- the loss ----------------------------------------------------------------------------------------------
 
@@ -24,6 +25,9 @@ CROSS_ENTROPY_MISTAKES = {
         lambda logits, labels: (1 - _nll_of(logits.softmax(-1), labels)).mean(),
     "the softmax runs over the batch axis (dim=0); it must run over the classes of each row (dim=-1)":
         lambda logits, labels: -_nll_of(logits.log_softmax(0), labels).mean(),
+    "you indexed with [:, labels], which takes every row's log-probabilities of ALL the batch's labels (a B x B "
+    "block): pick one entry per row, log_probs[torch.arange(B), labels] (or .gather(1, labels[:, None]))":
+        lambda logits, labels: -logits.log_softmax(-1)[:, labels].mean(),
     "you read the log-probability of the class with the highest logit, not of the true label":
         lambda logits, labels: -_nll_of(logits.log_softmax(-1), logits.argmax(-1)).mean(),
 }
@@ -37,7 +41,8 @@ def check_cross_entropy(fn):
         logits = torch.randn(b, k, generator=g) * 3
         labels = torch.randint(0, k, (b,), generator=g)
         cases.append(Case((logits, labels), F.cross_entropy(logits, labels), f"random logits of shape ({b}, {k})"))
-    result = run_check("cross_entropy", fn, cases, mistakes=CROSS_ENTROPY_MISTAKES, rtol=1e-5, atol=1e-6, quiet=True)
+    result = run_check("cross_entropy", fn, cases, mistakes=CROSS_ENTROPY_MISTAKES, rtol=1e-5, atol=1e-6, quiet=True,
+                       forbidden=(CROSS_ENTROPY,))
     # Large logits: exp overflows in float32 unless each row's maximum is subtracted first.
     big = torch.tensor([[1000.0, 990.0, 0.0], [-50.0, 200.0, 199.0]])
     labels = torch.tensor([1, 2])

@@ -45,7 +45,7 @@ def activations(pre_activations=None, *, bins: int = 80, source=None) -> Explore
 
 
 def _grid(n: int, grid=None) -> tuple[int, int]:
-    from ..viz import grid_shape
+    from ..figures.plots import grid_shape
 
     return tuple(int(g) for g in grid_shape(n, grid))
 
@@ -188,23 +188,19 @@ def stream_norms(embeddings, model) -> dict:
     (``embeddings``: ``(1, N, D)``, the embedding layer's output). Uses the book's own layer code."""
     import torch
 
-    from ..attention import self_attention
-    from ..bridge import encoder_layers, layer_parts
-    from ..mlp import mlp
+    from ..encoder import encoder_layer_step
+    from ..primitives import each_layer
 
     x = embeddings if embeddings.dim() == 3 else embeddings[None]
     if x.shape[0] != 1:
         raise ValueError(f"stream_norms wants one image, got a batch of {x.shape[0]}")
     stream, attn, ffn = [x[0].norm(dim=-1)], [], []
     with torch.no_grad():
-        for i in range(len(encoder_layers(model))):
-            parts = layer_parts(model, i)
-            a, _ = self_attention(parts.layernorm_before(x), parts)
-            h = x + a
-            m = mlp(parts.layernorm_after(h), parts)
-            x = h + m
-            attn.append(a[0].norm(dim=-1))
-            ffn.append(m[0].norm(dim=-1))
+        for parts in each_layer(model):
+            step = encoder_layer_step(x, parts)
+            x = step.output
+            attn.append(step.attention[0].norm(dim=-1))
+            ffn.append(step.mlp[0].norm(dim=-1))
             stream.append(x[0].norm(dim=-1))
     return {"stream": torch.stack(stream).cpu(), "attention": torch.stack(attn).cpu(), "mlp": torch.stack(ffn).cpu()}
 

@@ -29,7 +29,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import anywidget
 import numpy as np
+import traitlets
 
 from . import bundle
 
@@ -142,59 +144,33 @@ def _json_for_script(data: dict) -> str:
     return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
 
-try:  # anywidget is a dependency; without it explorers still render in the static book
-    import anywidget as _anywidget
-    import traitlets as _traitlets
+class Explorer(anywidget.AnyWidget):
+    """One explorer: ``name`` picks its ES module, ``data`` is everything it draws.
 
-    _Widget = _anywidget.AnyWidget
-except ImportError:  # pragma: no cover - exercised only without anywidget
-    _anywidget = None
-    _Widget = object
+    Make one with :func:`make` (each explorer has its own subclass, so anywidget keeps
+    their modules apart)."""
+
+    name = traitlets.Unicode().tag(sync=True)
+    data = traitlets.Dict().tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"<vit_tutorial explorer {self.name!r}: needs a notebook front end with widgets, or the book>"
+
+    def static_html(self) -> str:
+        return static_html(self.name, self.data)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data)
+        data[MIME_HTML] = self.static_html()
+        return data, metadata
 
 
-if _anywidget is not None:
-
-    class Explorer(_Widget):
-        """One explorer: ``name`` picks its ES module, ``data`` is everything it draws.
-
-        Make one with :func:`make` (each explorer has its own subclass, so anywidget keeps
-        their modules apart)."""
-
-        name = _traitlets.Unicode().tag(sync=True)
-        data = _traitlets.Dict().tag(sync=True)
-
-        def __repr__(self) -> str:
-            return f"<vit_tutorial explorer {self.name!r}: needs a notebook front end with widgets, or the book>"
-
-        def static_html(self) -> str:
-            return static_html(self.name, self.data)
-
-        def _repr_mimebundle_(self, **kwargs):
-            bundle = super()._repr_mimebundle_(**kwargs)
-            data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-            data = dict(data)
-            data[MIME_HTML] = self.static_html()
-            return data, metadata
-
-    @lru_cache(maxsize=None)
-    def _explorer_class(name: str):
-        title = "".join(part.title() for part in name.split("_")) + "Explorer"
-        return type(title, (Explorer,), {"_esm": module_source(name), "_css": stylesheet(), "__module__": __name__})
-
-else:  # pragma: no cover
-
-    class Explorer:  # type: ignore[no-redef]
-        def __init__(self, name: str, data: dict):
-            self.name, self.data = name, data
-
-        def static_html(self) -> str:
-            return static_html(self.name, self.data)
-
-        def _repr_mimebundle_(self, **kwargs):
-            return {MIME_HTML: self.static_html(), "text/plain": f"<explorer {self.name!r}>"}, {}
-
-    def _explorer_class(name: str):
-        return lambda name, data: Explorer(name, data)
+@lru_cache(maxsize=None)
+def _explorer_class(name: str):
+    title = "".join(part.title() for part in name.split("_")) + "Explorer"
+    return type(title, (Explorer,), {"_esm": module_source(name), "_css": stylesheet(), "__module__": __name__})
 
 
 def make(name: str, data: dict) -> "Explorer":

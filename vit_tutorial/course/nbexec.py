@@ -1,6 +1,6 @@
 """Running notebooks headlessly without stalls: a guard against a lost wake-up in jupyter_client.
 
-nbclient (inside nbmake, jupyter-book's myst-nb and :mod:`vit_tutorial.grade`) waits for a
+nbclient (inside nbmake, jupyter-book's myst-nb and :mod:`vit_tutorial.course.grade`) waits for a
 cell's ``execute_reply`` with ``await shell_channel.get_msg(timeout=<cell timeout>)``. While
 it waits, its stand-in for the ipywidgets ``Output`` widget (used by every
 ``widgets.interact``) sends ``comm_msg`` updates on that same shell socket
@@ -13,7 +13,7 @@ arrived long before. In this book it struck about one run in three of a notebook
 Who still needs it: the book's own notebooks no longer hold any ``Output`` widget (their
 ``widgets.interact`` cells became :mod:`vit_tutorial.explorers`, which send nothing on the
 shell socket), so the book's Sphinx build no longer installs it. The grader
-(:mod:`vit_tutorial.grade`) does: it runs students' notebooks, which may hold a
+(:mod:`vit_tutorial.course.grade`) does: it runs students' notebooks, which may hold a
 ``widgets.interact`` of their own. The pytest plugin keeps it too, as a free safety net for
 any notebook nbmake runs.
 
@@ -21,11 +21,11 @@ The guard: :func:`patch` makes the async channels wait in short slices. Each new
 ZeroMQ for the socket's state afresh, so a lost edge costs at most :data:`SLICE_S` seconds.
 Timeouts keep their meaning; nothing else changes.
 
-    >>> from vit_tutorial import nbexec
+    >>> from vit_tutorial.course import nbexec
     >>> nbexec.patch()          # in the process that runs nbclient (done for you by the
     ...                         # project's pytest settings and the grader)
 
-It is also a pytest plugin: ``pytest -p vit_tutorial.nbexec --nbmake ...``. As a plugin it
+It is also a pytest plugin: ``pytest -p vit_tutorial.course.nbexec --nbmake ...``. As a plugin it
 also shares the cores out when pytest-xdist runs several workers (``-n 2``): each worker,
 and each notebook kernel it starts, gets ``cores // workers`` threads (``OMP_NUM_THREADS``)
 instead of every kernel using all cores and fighting the others for them. On two cores that
@@ -99,6 +99,6 @@ def share_cores(workers: int, cores: int | None = None) -> int | None:
 
 
 def pytest_configure(config) -> None:  # pragma: no cover - exercised by every nbmake run
-    """pytest plugin hook: ``pytest -p vit_tutorial.nbexec``."""
+    """pytest plugin hook: ``pytest -p vit_tutorial.course.nbexec``."""
     patch()
     share_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))  # set in each xdist worker

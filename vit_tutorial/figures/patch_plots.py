@@ -60,7 +60,7 @@ def draw_patch_grid(ax, picture: np.ndarray, patch_size: int, highlight: int | N
     if label_every:
         for i in range(0, (h // patch_size) * cols, label_every):
             r, c = divmod(i, cols)
-            ax.text(c * patch_size + 1, r * patch_size + patch_size / 2, str(i), color="yellow", fontsize=6, va="center")
+            ax.text(c * patch_size + 1, r * patch_size + patch_size / 2, str(i), color="yellow", fontsize=7, va="center")
     if highlight is not None:
         r, c = divmod(highlight, cols)
         ax.add_patch(_plt().Rectangle((c * patch_size - 0.5, r * patch_size - 0.5), patch_size, patch_size, fill=False, edgecolor="red", lw=2))
@@ -73,7 +73,7 @@ def patch_figure(picture: np.ndarray, patch_size: int, index: int, vector: torch
     plt = _plt()
     cols = picture.shape[1] // patch_size
     r, c = divmod(index, cols)
-    fig, axes = plt.subplots(1, 3, figsize=(9, 2.9), gridspec_kw={"width_ratios": [1, 1, 2.2]})
+    fig, axes = plt.subplots(1, 3, figsize=(8, 2.8), gridspec_kw={"width_ratios": [1, 1, 2.2]})
     draw_patch_grid(axes[0], picture, patch_size, highlight=index)
     axes[0].set_title(f"patch {index} = row {r}, column {c}", fontsize=9)
     axes[1].imshow(picture[r * patch_size:(r + 1) * patch_size, c * patch_size:(c + 1) * patch_size], interpolation="nearest")
@@ -85,8 +85,8 @@ def patch_figure(picture: np.ndarray, patch_size: int, index: int, vector: torch
     axes[2].set_xlabel("embedding dimension")
     axes[2].set_title(f"its embedding: {len(v)} numbers", fontsize=9)
     if caption:
-        fig.suptitle(caption, fontsize=8, y=0.02, va="bottom")
-    fig.tight_layout(rect=(0, 0.06 if caption else 0, 1, 1))
+        fig.suptitle(caption, fontsize=9, y=0.02, va="bottom")
+    fig.tight_layout(rect=(0, 0.07 if caption else 0, 1, 1))
     return fig
 
 
@@ -100,7 +100,7 @@ def filters_figure(tiles: torch.Tensor, explained: torch.Tensor, stamp: str = ""
         ax.axis("off")
         if i < k:
             ax.imshow(tiles[i].numpy(), interpolation="nearest")
-            ax.set_title(f"{i + 1}: {100 * explained[i].item():.1f}%", fontsize=6)
+            ax.set_title(f"{i + 1}: {100 * explained[i].item():.1f}%", fontsize=7)
     fig.suptitle(f"First {k} principal components of the patch-embedding filters\n{stamp}", fontsize=9)
     fig.tight_layout()
     return fig

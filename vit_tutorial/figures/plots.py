@@ -162,7 +162,7 @@ def plot_attention_matrix(ax, weights, *, title: str | None = None, cmap: str = 
     mapped = ax.imshow(w, cmap=cmap, interpolation="nearest")
     ax.set_xlabel("key token (0 = [CLS])", fontsize=8)
     ax.set_ylabel("query token", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
     if title is not None:
         ax.set_title(title, fontsize=9)
     if colorbar:
@@ -202,9 +202,11 @@ def stamp_figure(fig, stamp: str):
     return fig.supxlabel(stamp, x=0.99, ha="right", fontsize=STAMP_FONTSIZE, color="dimgray")
 
 
-def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 6, size: float = 1.6, suptitle: str | None = None, stamp: str | None = None):
+def plot_head_grid(image_display, layer_weights, query: int, *, ncols: int = 4, size: float = 1.6, suptitle: str | None = None, stamp: str | None = None):
     """Every head of one layer side by side: ``layer_weights`` ``(heads, N, N)`` -> a Figure
-    with one :func:`plot_query_attention` panel per head (each with its own colour scale)."""
+    with one :func:`plot_query_attention` panel per head (each with its own colour scale).
+
+    Four columns of 1.6 in keep it inside the book's column, so its 7 pt titles are shown 9.7 px high."""
     import matplotlib.pyplot as plt
 
     lw = _as_numpy(layer_weights)
@@ -245,56 +247,3 @@ def plot_attention_view(image_display, weights, query: int, *, layer=None, head=
         stamp_figure(fig, stamp)
     fig.tight_layout()
     return fig
-
-
-def attention_explorer(image_display, maps, *, grid=None, stamp: str | None = None, figsize=(8, 3.4), query: int = 1):
-    """A widget: pick a layer, a head and a query patch; see where that query looks.
-
-    ``maps``: ``(layers, heads, N, N)`` weights for one image (e.g. ``attention_maps(...)[:, 0]``).
-    Shows :func:`plot_attention_view`. With an interactive Matplotlib backend (``%matplotlib
-    widget``) a click on the photo picks the query patch. ``query`` is the first token shown
-    (0 = [CLS]). Returns the widget box to display.
-
-    It needs a running kernel (and its ``Output`` widget needs :mod:`vit_tutorial.nbexec` under
-    headless nbclient). The book uses :func:`vit_tutorial.explorers.attention` instead, which
-    also runs in the static HTML.
-    """
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-
-    m = _as_numpy(maps)
-    if m.ndim != 4 or m.shape[-1] != m.shape[-2]:
-        raise ValueError(f"maps must be (layers, heads, tokens, tokens) for one image, got shape {tuple(m.shape)}")
-    layers, heads, n, _ = m.shape
-    rows, cols = grid_shape(n - 1, grid)
-    if not 0 <= query < n:
-        raise ValueError(f"query token {query} is outside 0..{n - 1}")
-    hw = _image_hw(image_display)
-    start_row, start_col = divmod(max(query - 1, 0), cols)
-    layer = widgets.IntSlider(0, 0, layers - 1, description="layer")
-    head = widgets.IntSlider(0, 0, heads - 1, description="head")
-    row = widgets.IntSlider(start_row, 0, rows - 1, description="patch row")
-    col = widgets.IntSlider(start_col, 0, cols - 1, description="patch col")
-    cls = widgets.Checkbox(query == 0, description="query = [CLS]")
-    out = widgets.Output()
-
-    def draw(*_):
-        token = 0 if cls.value else 1 + row.value * cols + col.value
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_attention_view(image_display, m[layer.value, head.value], token, layer=layer.value,
-                                      head=head.value, grid=(rows, cols), stamp=stamp, figsize=figsize)
-            left = fig.axes[0]
-
-            def on_click(event):  # only fires with an interactive backend
-                if event.inaxes is left and event.xdata is not None:
-                    cls.value = False
-                    row.value, col.value = divmod(patch_at(event.xdata, event.ydata, grid=(rows, cols), image_shape=hw), cols)
-
-            fig.canvas.mpl_connect("button_press_event", on_click)
-            plt.show()
-
-    for control in (layer, head, row, col, cls):
-        control.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([layer, head, cls]), widgets.HBox([row, col]), out])
