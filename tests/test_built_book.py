@@ -202,11 +202,12 @@ def phone(served):
 
 STATE = """() => {
   const boxes = [...document.querySelectorAll('main div.math, main .vt-scroll')];
+  const shown = (b) => [...b.querySelectorAll('img')].find(i => getComputedStyle(i).display !== 'none');
   return {
     pageWidth: document.scrollingElement.scrollWidth, viewport: window.innerWidth,
     boxes: boxes.map(b => ({kind: b.classList.contains('math') ? 'math' : 'figure',
       overflows: b.scrollWidth > b.clientWidth + 1, right: b.classList.contains('vt-more-right'),
-      img: b.querySelector('img') ? [b.querySelector('img').naturalWidth, b.querySelector('img').getBoundingClientRect().width] : null})),
+      img: shown(b) ? [shown(b).naturalWidth, shown(b).getBoundingClientRect().width] : null})),
     outputsWrap: [...document.querySelectorAll('main div.cell_output div.output.stream pre')].every(p => getComputedStyle(p).whiteSpace === 'pre-wrap'),
     listingsWhole: [...document.querySelectorAll('main div.cell_output div.highlight-python pre')].every(p => getComputedStyle(p).whiteSpace === 'pre'),
   };
@@ -217,7 +218,11 @@ STATE = """() => {
 def test_on_a_phone_wide_things_scroll_in_their_box_and_say_so(served, phone, page):
     phone.goto(f"{served}/{page}.html", wait_until="load")
     phone.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null")
-    phone.wait_for_function("() => [...document.querySelectorAll('main .vt-scroll img')].every(i => i.complete)")
+    # the figures the theme shows, loaded now (they load lazily; the dark theme's copies stay hidden)
+    phone.evaluate("() => document.querySelectorAll('main .vt-scroll img').forEach(i => {"
+                   " if (getComputedStyle(i).display !== 'none') i.loading = 'eager'; })")
+    phone.wait_for_function("() => [...document.querySelectorAll('main .vt-scroll img')]"
+                            ".filter(i => getComputedStyle(i).display !== 'none').every(i => i.complete)")
     phone.wait_for_timeout(300)
     state = phone.evaluate(STATE)
     assert state["pageWidth"] <= state["viewport"], f"{page}: the page itself scrolls sideways"

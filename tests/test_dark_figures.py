@@ -175,3 +175,18 @@ def test_slim_draws_plots_in_256_colours_and_keeps_photos_exact():
     data, suffix = bf.slim(photo)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), np.asarray(Image.open(io.BytesIO(photo))))
     assert len(data) <= len(photo)
+
+
+def test_tick_labels_turn_light_though_the_figure_was_never_drawn():
+    """Tick labels get their text only when drawn; the dark copy turns them all the same (and once)."""
+    from matplotlib.colors import to_rgba
+
+    fig, ax = plt.subplots()
+    ax.barh(["kuvasz", "crayfish", "fly"], [3, 2, 1], color="#4C72B0")
+    ax.set_xlabel("probability (%)")
+    dark.darken(fig)
+    fig.canvas.draw()
+    labels = ax.get_yticklabels() + ax.get_xticklabels() + [ax.xaxis.label]
+    assert len(labels) > 4 and all(_lightness(to_rgba(t.get_color())) > 0.5 for t in labels)
+    assert ax.patches[0].get_facecolor() == pytest.approx(matplotlib.colors.to_rgba("#4C72B0"))
+    plt.close(fig)

@@ -24,15 +24,19 @@
   function wrapFigures() {
     document.querySelectorAll("main div.cell_output img").forEach(function (img) {
       if (img.closest(".vt-scroll, [data-explorer]")) return; // explorers draw their own pictures
+      // a figure and its copy for the dark theme (book_figures.py) scroll as one box
+      var figure = img.closest(".vt-themed-figure") || img;
       var box = document.createElement("div");
       box.className = "vt-scroll";
-      img.parentNode.insertBefore(box, img);
-      box.appendChild(img);
-      var size = function () {
-        if (img.naturalWidth) img.style.minWidth = Math.min(img.naturalWidth, COLUMN_PX) + "px";
-        hint(box);
-      };
-      if (img.complete) size(); else img.addEventListener("load", size);
+      figure.parentNode.insertBefore(box, figure);
+      box.appendChild(figure);
+      box.querySelectorAll("img").forEach(function (each) {
+        var size = function () {
+          if (each.naturalWidth) each.style.minWidth = Math.min(each.naturalWidth, COLUMN_PX) + "px";
+          hint(box);
+        };
+        if (each.complete) size(); else each.addEventListener("load", size);
+      });
       watch(box);
     });
   }

@@ -64,17 +64,16 @@ def darken(fig) -> None:
     for ax in fig.axes:
         if _is_white(ax.get_facecolor()):
             ax.set_facecolor(transparent)
-        for axis in (ax.xaxis, ax.yaxis):  # ticks are made again at every draw, from these settings
-            ticks = axis.get_major_ticks() + axis.get_minor_ticks()
-            if ticks:
-                t = ticks[0]
-                axis.set_tick_params(which="both", color=turn(t.tick1line.get_color()), labelcolor=turn(t.label1.get_color(), text=True))
+        for axis in (ax.xaxis, ax.yaxis):
+            # made now, so that each tick's line, grid line and label is turned once below; ticks made
+            # again at draw time copy their properties from the first one
+            axis.get_major_ticks(), axis.get_minor_ticks()
     for artist in fig.findobj(include_self=False):
         ax = artist.axes
         if isinstance(artist, (AxesImage, FigureImage)):
             continue
         if isinstance(artist, Text):
-            if artist.get_text() and not _over_image(artist, ax):
+            if not _over_image(artist, ax):
                 artist.set_color(turn(artist.get_color(), text=True))
         elif isinstance(artist, Line2D):
             if not _over_image(artist, ax):
