@@ -308,7 +308,7 @@ def test_load_model_trained_like(capsys):
 
 
 def test_load_model_trained_like_heavy(capsys, monkeypatch, trained_like_heavy):
-    monkeypatch.setenv(vm.WEIGHTS_ENV, "trained-like-heavy")
+    monkeypatch.setenv(sources.WEIGHTS_ENV, "trained-like-heavy")
     assert vm.resolve_source() == ("trained-like-heavy", "asked for")
     model, _, source = vt.load_model()
     out = capsys.readouterr().out.strip().splitlines()

@@ -158,6 +158,7 @@ def test_the_book_build_needs_no_patch():
         "class App:\n"
         "    def connect(self, *args, **kwargs): pass\n"
         "    def add_css_file(self, *args, **kwargs): pass\n"
+        "    def add_js_file(self, *args, **kwargs): pass\n"
         "before = nbexec.patched()\n"
         "book_fixes.setup(App())\n"
         "print(before, nbexec.patched())\n"

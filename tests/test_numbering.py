@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vit_tutorial.course import grade, numbering, otter
+from vit_tutorial.course import numbering, otter, results
 from vit_tutorial.course.assignment import read_assignment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,13 +55,13 @@ def test_two_checks_of_one_exercise_share_its_number():
 
 
 def test_the_graders_table_shows_the_number():
-    result = grade.SubmissionResult(
+    result = results.SubmissionResult(
         "alice/04_attention.ipynb",
-        grade.GRADED,
+        results.GRADED,
         chapter="04_attention",
-        exercises=[grade.ExerciseResult("check_split_heads", grade.PASSED, "", "4.2"), grade.ExerciseResult("check_patchify", grade.FAILED, "wrong shape")],
+        exercises=[results.ExerciseResult("check_split_heads", results.PASSED, "", "4.2"), results.ExerciseResult("check_patchify", results.FAILED, "wrong shape")],
     )
-    table = grade.table([result])
+    table = results.table([result])
     assert "4.2 split_heads" in table and "  patchify " in table
     assert result.to_dict()["exercises"][0]["number"] == "4.2"
 

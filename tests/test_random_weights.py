@@ -2,6 +2,7 @@
 import os
 import time
 
+import pytest
 import torch
 
 import vit_tutorial as vt
@@ -245,3 +246,33 @@ def _sha256(path):
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_same_seed_gives_the_same_model_on_transformers_4_and_5():
+    """transformers 5 renamed a layer's modules and builds its two LayerNorms before the MLP (4.57 after);
+    the weights are drawn in one order on both, so a seed means one model on both. CI runs this file on
+    4.57 and on 5.x against the same fingerprint (a change in how weights are drawn changes it: bump
+    RANDOM_WEIGHTS_SCHEME and record the new one)."""
+    import hashlib
+
+    from vit_tutorial.weights.random_weights import draw_order
+
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=32, patch_size=16,
+                 num_labels=3, id2label={i: str(i) for i in range(3)}, label2id={str(i): i for i in range(3)})
+    model = vt.random_model(seed=7, config=vt.vit_config(**small))
+    params = dict(model.named_parameters())
+    order = draw_order(list(params))
+    assert sorted(order) == sorted(params)
+    layer0 = [n.split(".0.", 1)[1].rsplit(".", 1)[0] for n in order if ".0." in n and n.endswith(".weight")]
+    assert [n.split(".")[0] if n.startswith("layernorm") else n for n in layer0][4:6] == ["layernorm_before", "layernorm_after"], layer0
+    digest = hashlib.sha256()
+    for name in order:
+        digest.update(params[name].detach().numpy().tobytes())
+    assert digest.hexdigest()[:16] == "c455a9657b0a3b39"
+
+
+def test_a_parameter_the_book_does_not_know_is_a_clear_error():
+    from vit_tutorial.weights.random_weights import draw_order
+
+    with pytest.raises(RuntimeError, match="vit.encoder.layer.0.adapter.weight"):
+        draw_order(["vit.encoder.layer.0.adapter.weight"])

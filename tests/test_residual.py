@@ -14,7 +14,7 @@ from vit_tutorial.residual import (
     pre_norm_residual,
     token_norms,
 )
-from vit_tutorial.tolerance import assert_equivalent
+from vit_tutorial.tolerance import as_float64, assert_as_accurate_as, assert_equivalent
 
 SMALL = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=16, patch_size=4)
 
@@ -41,16 +41,18 @@ def test_pre_and_post_norm_on_a_toy():
 
 def test_hidden_states_with_residual_is_the_model(any_model, cat_pixels):
     """With its residuals, the chapter's encoder (attention by hand, the model's own MLP) is the model's
-    encoder: every hidden state equals HuggingFace's, and chapter 7's by-hand encoder."""
+    encoder: every hidden state as close to a float64 run as HuggingFace's, and as chapter 7's by-hand encoder."""
     with torch.no_grad():
         x = vit_model(any_model).embeddings(cat_pixels)
         theirs = vit_model(any_model)(cat_pixels, output_hidden_states=True).hidden_states
+        truth = vit_model(as_float64(any_model))(cat_pixels.double(), output_hidden_states=True).hidden_states
         mine = hidden_states(x, any_model)
         assert len(mine) == len(theirs) == len(encoder_layers(any_model)) + 1
-        for i, (ours, hf, by_hand) in enumerate(zip(mine, theirs, encoder(x, any_model)[0])):
-            # 12 layers of float32 error accumulate, as in tests/test_encoder.py
-            assert_equivalent(ours, hf, rtol=1e-4, atol=1e-4, what=f"hidden state {i}")
-            assert_equivalent(ours, by_hand, rtol=1e-4, atol=1e-4, what=f"hidden state {i} (chapter 7)")
+        for i, (ours, hf, by_hand, true) in enumerate(zip(mine, theirs, encoder(x, any_model)[0], truth)):
+            # 12 layers of float32 error accumulate (and on the heavy profile, tokens of norm ~4000 carry
+            # it through attention): the float64 referee decides, as in tests/test_encoder.py
+            assert_as_accurate_as(ours, hf, true, what=f"hidden state {i}")
+            assert_as_accurate_as(ours, by_hand, true, what=f"hidden state {i} (against chapter 7's)")
 
 
 def test_layer_without_residuals_equals_hf_pieces(dev):

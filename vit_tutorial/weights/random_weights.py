@@ -28,7 +28,7 @@ import torch
 
 from .checkpoint import vit_config
 
-RANDOM_WEIGHTS_SCHEME = 2  # bump when the way random weights are drawn changes (invalidates the cache)
+RANDOM_WEIGHTS_SCHEME = 4  # bump when the way random weights are drawn changes (invalidates the cache)
 CACHE_ENV = "VIT_TUTORIAL_CACHE"  # a folder for cached random weights, or "off"
 _CACHE_MIN_PARAMETERS = 2_000_000  # smaller models are drawn faster than they are read back
 _STALE_TMP_S = 300  # a .tmp older than this was left by a writer that died (a write takes seconds)
@@ -47,6 +47,37 @@ def random_weights_cache_dir() -> str | None:
     return os.path.join(base, "vit_tutorial", "random-weights")
 
 
+# The parts of an encoder layer in the order transformers 5 builds them (4.57 builds the MLP before the
+# two LayerNorms): the weights are drawn in this order on both, so a seed means one model on both.
+_LAYER_PART_ORDER = ["query", "key", "value", "attention output projection", "layernorm_before", "layernorm_after",
+                     "MLP in (768 -> 3072)", "MLP out (3072 -> 768)"]
+
+
+def draw_order(names: list[str]) -> list[str]:
+    """``names`` (parameter names, in the model's own order) in the order their values are drawn.
+
+    The model's own order, except that inside each encoder layer the parts follow
+    :data:`_LAYER_PART_ORDER` whatever the installed transformers calls them.
+    """
+    from ..bridge import NAME_MAP
+
+    spelled = {part: NAME_MAP.get(part, (part, part)) for part in _LAYER_PART_ORDER}
+    layer_prefixes = [f"vit.{name}." for name in NAME_MAP["layers (relative to model.vit)"]]
+
+    def key(item):
+        position, name = item
+        prefix = next((p for p in layer_prefixes if name.startswith(p)), None)
+        if prefix is None:
+            return (0 if name.startswith("vit.embeddings.") else 2, 0, 0, position)
+        index, rest = name[len(prefix):].split(".", 1)
+        rank = next((r for r, part in enumerate(_LAYER_PART_ORDER) if any(rest.startswith(s + ".") for s in spelled[part])), None)
+        if rank is None:
+            raise RuntimeError(f"random_model: {name!r} is no part of an encoder layer the book knows")
+        return (1, int(index), rank, position)
+
+    return [name for _, name in sorted(enumerate(names), key=key)]
+
+
 def draw_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor]:
     """Seeded random weights for every parameter, drawn from a private generator.
 
@@ -55,18 +86,24 @@ def draw_random_weights(model, seed: int, std: float) -> dict[str, torch.Tensor]
     biases are also N(0, std), and LayerNorm gamma is 1 + N(0, std) and beta N(0, std):
     with all-zero biases and identity norms, a helper that forgot a bias, gamma or beta
     would still pass every equality check in the book. ``mask_token`` (unused here) is 0.
+
+    The values are drawn in :func:`draw_order`, so transformers 4.57 and 5.x, which name and
+    order a layer's modules differently, get the same model from the same seed.
     """
     gen = torch.Generator().manual_seed(seed)
-    weights = {}
+    params = {}
     for prefix, module in model.named_modules():
         for name, param in module.named_parameters(recurse=False):
-            full = f"{prefix}.{name}" if prefix else name
-            value = torch.empty(param.shape, dtype=param.dtype).normal_(0.0, std, generator=gen)
-            if name == "mask_token":
-                value.zero_()
-            elif isinstance(module, torch.nn.LayerNorm) and name == "weight":
-                value += 1.0
-            weights[full] = value
+            params[f"{prefix}.{name}" if prefix else name] = (name, isinstance(module, torch.nn.LayerNorm), param)
+    weights = {}
+    for full in draw_order(list(params)):
+        name, in_layernorm, param = params[full]
+        value = torch.empty(param.shape, dtype=param.dtype).normal_(0.0, std, generator=gen)
+        if name == "mask_token":
+            value.zero_()
+        elif in_layernorm and name == "weight":
+            value += 1.0
+        weights[full] = value
     return weights
 
 
