@@ -30,7 +30,10 @@ import numpy as np
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 NAMES = ("patches", "positions", "attention", "layernorm", "residual", "activations",
-         "predictions", "rollout", "digits", "agreement")
+         "predictions", "rollout", "digits", "agreement", "draw-digit", "your-photo")
+#: Shared files an explorer's module also holds, between ``_common.js`` and its own file: the
+#: browser's ViT (``vit.js``, an ES module of its own) for the explorers that run the model.
+LIBRARIES = {"draw-digit": ("vit.js",), "your-photo": ("vit.js",)}
 MIME_HTML = "text/html"
 
 
@@ -121,10 +124,21 @@ def image_uri(picture, size: int | None = None, quality: int = 85) -> str:
 # --------------------------------------------------------------------------- the module
 @lru_cache(maxsize=None)
 def module_source(name: str) -> str:
-    """The ES module of explorer ``name``: ``_common.js`` followed by ``<name>.js``."""
+    """The ES module of explorer ``name``: ``_common.js``, its :data:`LIBRARIES`, then ``<name>.js``."""
     if name not in NAMES:
         raise ValueError(f"unknown explorer {name!r}; known: {', '.join(NAMES)}")
-    return (JS_DIR / "_common.js").read_text(encoding="utf-8") + "\n" + (JS_DIR / f"{name}.js").read_text(encoding="utf-8")
+    parts = [(JS_DIR / "_common.js").read_text(encoding="utf-8")]
+    parts += [library_source(file) for file in LIBRARIES.get(name, ())]
+    return "\n".join(parts + [(JS_DIR / f"{name}.js").read_text(encoding="utf-8")])
+
+
+@lru_cache(maxsize=None)
+def library_source(file: str) -> str:
+    """A shared file of ``js/`` with its ``export`` keywords dropped: plain declarations, for pasting
+    into a module (or a worker's classic script)."""
+    import re
+
+    return re.sub(r"^export ", "", (JS_DIR / file).read_text(encoding="utf-8"), flags=re.M)
 
 
 @lru_cache(maxsize=None)
@@ -173,7 +187,7 @@ if _anywidget is not None:
 
     @lru_cache(maxsize=None)
     def _explorer_class(name: str):
-        title = "".join(part.title() for part in name.split("_")) + "Explorer"
+        title = "".join(part.title() for part in name.replace("-", "_").split("_")) + "Explorer"
         return type(title, (Explorer,), {"_esm": module_source(name), "_css": stylesheet(), "__module__": __name__})
 
 else:  # pragma: no cover
