@@ -74,8 +74,8 @@ function render({ model, el }) {
     vtEl("span", { class: "vt-note", text: "or load a sample:" }),
     ...data.samples.map((s, i) => button(String(s.label), `load sample digit ${i + 1} (a ${s.label})`, () => { state.sample = i; update(); })));
   ui.controls.before(actions);
-  ui.figure.append(vtEl("div", { class: "vt-cell" }, pad), vtEl("div", { class: "vt-cell" }, seen),
-    vtEl("div", { style: "flex: 1 1 180px; min-width: 0" }, table), vtEl("div", { class: "vt-cell" }, maps));
+  const box = (width, node) => vtEl("div", { style: `flex: 0 1 ${width}px; min-width: 0` }, node);
+  ui.figure.append(box(PAD, pad), box(160, seen), vtEl("div", { style: "flex: 1 1 180px; min-width: 0" }, table), box(maps.width, maps));
 
   // ---- the pen: pointer events cover the mouse, touch and pens
   let drawing = null, queued = false;
@@ -84,7 +84,7 @@ function render({ model, el }) {
     e.preventDefault();
     pad.setPointerCapture(e.pointerId);
     if (state.sample !== null) { state.sample = null; state.strokes = []; }
-    if (state.strokes === FIRST_DRAWING) state.strokes = [...FIRST_DRAWING];
+    if (state.strokes === FIRST_DRAWING) state.strokes = []; // the first stroke clears the example
     drawing = [vtCanvasXY(pad, e)];
     state.strokes.push(drawing);
     schedule();

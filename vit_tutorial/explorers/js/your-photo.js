@@ -236,16 +236,20 @@ function render({ model, el }) {
       run();
     } catch (err) {
       runButton.disabled = false; el.dataset.state = "error";
-      const onDisk = location.protocol === "file:";
-      status.textContent = `Could not load the weights: ${err.message || err}.` + (onDisk
-        ? " Opened from a file on disk, the browser does not let the page read them: serve the book "
-          + "(python -m http.server -d _build/html, then open http://localhost:8000) or choose the files below." : "");
-      weightPicker.hidden = !onDisk && !String(err).includes("HTTP");
+      status.textContent = `Could not load the weights: ${err.message || err}. You can choose the files instead (below).`;
+      weightPicker.hidden = false;
     }
   }
   runButton.addEventListener("click", () => {
     if (!data.weights) { status.textContent = noWeights(); return; }
-    if (state.worker) run(); else load(fetchWeights);
+    if (state.worker) run();
+    else if (location.protocol === "file:") { // a page opened from disk may not read the files next to it
+      status.textContent = `Opened from a file on disk, this page can't read the weights next to it: choose them below `
+        + `(vit.json and the .safetensors files in ${data.weights.path.replace(/vit\.json$/, "")} of the built book), or serve the `
+        + "book (python -m http.server -d _build/html, then open http://localhost:8000).";
+      weightPicker.hidden = false;
+      weightFiles.focus();
+    } else load(fetchWeights);
   });
   weightFiles.addEventListener("change", () => load(pickedWeights));
 
