@@ -44,7 +44,7 @@ def bench(quick: bool = False, log=print) -> dict:
     from playwright.sync_api import sync_playwright
 
     import vit_tutorial as vt
-    from vit_tutorial import tiny
+    from vit_tutorial.weights import tiny
     from vit_tutorial.explorers import _base, browser_model
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,6 +25,7 @@ import torch
 from vit_tutorial import tiny
 from vit_tutorial.explorers import _base, browser_model
 from vit_tutorial.tolerance import ATTENTION_WEIGHTS, assert_equivalent
+from vit_tutorial.weights import tiny as tiny_files
 
 ROOT = Path(__file__).resolve().parents[1]
 VIT_JS = _base.JS_DIR / "vit.js"
@@ -121,12 +122,14 @@ def test_the_wasm_in_vit_js_is_what_the_tool_writes():
     assert tool.module()[:8] == b"\0asm\x01\0\0\0"
 
 
-def test_explorer_modules_hold_vit_js_without_its_exports():
+def test_explorer_modules_hold_vit_js_linked_in():
     for name in ("draw-digit", "your-photo"):
-        source = _base.module_source(name)
+        source = _base.module_source(name)  # what anywidget runs: one ES module, vit.js linked in (explorers/bundle.py)
         exports = re.findall(r"^export .*", source, flags=re.M)
-        assert "function vitTrace(" in source and exports == ["export default { render };"], exports
+        assert "function vitTrace(" in source and len(exports) == 1 and exports[0].startswith("export default"), exports
     assert "export function vitTrace" in VIT_JS.read_text()  # the file itself stays an ES module
+    worker = _base.library_source("vit.js")  # what the photo explorer's Web Worker runs: a classic script
+    assert "function vitTrace(" in worker and not re.findall(r"^(export|import)\b", worker, flags=re.M)
 
 
 # --------------------------------------------------------------------------- the browser
@@ -224,7 +227,7 @@ def test_tiny_model_in_the_browser_equals_pytorch(page, site, simd):
     model = tiny.load_tiny()
     pixels = tiny.digits_to_pixels(tiny.load_digits_split().test_images[:8])
     shipped = site[0] / "tiny-digits.safetensors"
-    shutil.copy(tiny._package_file(tiny.WEIGHTS_PATH), shipped)  # the very file the package ships
+    shutil.copy(tiny_files._package_file(tiny_files.WEIGHTS_PATH), shipped)  # the very file the package ships
     compare_with_huggingface(run_js(page, site, model, pixels, simd=simd, files=[shipped.name]), model, pixels)
 
 

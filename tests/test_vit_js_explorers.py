@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import re
 import threading
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 import torch
 
 from vit_tutorial import explorers, tiny
-from vit_tutorial.explorers import _base, browser_model
+from vit_tutorial.explorers import browser_model
 from vit_tutorial.tolerance import assert_equivalent
 
 pytestmark = pytest.mark.browser
@@ -32,18 +31,6 @@ def _host_extension():
     from test_explorers import _host_extension as load
 
     return load()
-
-
-def _inline_page(items) -> str:
-    """Every explorer's module and the host inline, as classic-free module scripts: works from file://."""
-    scripts = []
-    for name in sorted({e.name for e in items}):
-        source = _base.module_source(name).replace(
-            "export default { render };", f"(window.vtModules = window.vtModules || {{}})[{json.dumps(name)}] = {{ render }};")
-        scripts.append(f"<script type='module'>{source}</script>")
-    host = re.sub(r"^export ", "", (_base.JS_DIR / "host.js").read_text(encoding="utf-8"), flags=re.M)
-    scripts.append(f"<script type='module'>{host}\nmountAll(window.vtModules);</script>")
-    return f"<style>{_base.stylesheet()}</style>" + "".join(scripts)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +47,10 @@ def harness(tmp_path_factory, model):
     page = ("<!doctype html><html><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>{head}</head>"
             f"<body style='max-width:900px;margin:auto'>{body}</body></html>")
-    (root / "index.html").write_text(page.format(head=host.head_html([e.name for e in items], lambda f: f"_static/explorers/{f}")),
-                                     encoding="utf-8")
-    (root / "disk.html").write_text(page.format(head=_inline_page(items)), encoding="utf-8")
+    # the book's own page head: classic scripts, so the same page works over http and from disk (file://)
+    head = host.head_html([e.name for e in items], lambda f: f"_static/explorers/{f}")
+    for name in ("index.html", "disk.html"):
+        (root / name).write_text(page.format(head=head), encoding="utf-8")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -65,7 +65,7 @@ def dequantise(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 def classic_state_dict(model) -> dict[str, torch.Tensor]:
     """``model``'s weights under the Hub checkpoint's names, float32, contiguous, on the CPU."""
-    from ..tiny import canonical_state_dict  # the classic-name table the shipped tiny weights use
+    from ..weights.tiny import canonical_state_dict  # the classic-name table the shipped tiny weights use
 
     return {k: v.float() for k, v in canonical_state_dict(model).items()}
 

@@ -29,7 +29,7 @@ def _stamp(source) -> str | None:
 
 def _tiny_file_bytes(model=None) -> bytes:
     """The tiny model as a safetensors file: the shipped one, or ``model`` saved the same way."""
-    from .. import tiny
+    from ..weights import tiny
 
     if model is None:
         return tiny._package_file(tiny.WEIGHTS_PATH).read_bytes()
