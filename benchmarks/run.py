@@ -5,6 +5,7 @@ Sections (``--only`` picks some):
   forward    vit_tutorial.scratch.vit_forward vs HuggingFace (eager, and the SDPA variants), batch 1 and 8
   startup    import time, load_model()'s auto decision without network, random-weight model creation
   build      jupyter-book build, then a rebuild with a warm cache and nothing changed
+  browser    the ViT that runs in the page (js/vit.js) in headless Chromium: the tiny digits model, ViT-B/16 int8
 
 Writes benchmarks/results.json (a --quick run writes to the temp folder unless --out is given)
 and prints a table. The machine is usually shared: every comparison is a ratio taken in the
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-SECTIONS = ("startup", "forward", "notebooks", "build")
+SECTIONS = ("startup", "forward", "notebooks", "build", "browser")
 RESULTS = Path(__file__).resolve().with_name("results.json")
 
 
@@ -54,6 +55,14 @@ def targets(results: dict) -> list[dict]:
     bd = results.get("build") if ok("build") else None
     if bd:
         add("book rebuild, warm cache, nothing changed", bd["rebuild"]["wall_s"], 15, "s")
+    for row in (results.get("browser") or {}).get("rows", []) if ok("browser") else []:
+        if row["path"] != "WebAssembly SIMD":
+            continue  # the fallback has no target
+        if row["what"].startswith("tiny"):
+            add("in the page: tiny digits ViT, one drawing", row["median_ms"], 20, "ms")
+        else:
+            add("in the page: ViT-B/16 (int8), one photo", row["median_ms"] / 1000, 10, "s")
+            add("in the page: ViT-B/16 (int8), one photo (stretch goal)", row["median_ms"] / 1000, 3, "s")
     return rows
 
 

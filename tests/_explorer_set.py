@@ -35,4 +35,6 @@ def explorer_set(model) -> list:
         explorers.rollout([photo, photo * 0.5], ["a", "b"], [a.expand(2, -1, -1, -1) for a in trace.attentions]),
         explorers.digits(torch.rand(6, 3, 32, 32, generator=g), torch.arange(6), torch.rand(6, 10, generator=g), small),
         explorers.agreement([photo, photo], ["a", "b"], torch.rand(13, 2, 196, generator=g) * 2 - 1),
+        explorers.draw_digit(),
+        explorers.your_photo(model, source="random weights (test)"),  # no exported weights here: the sample only
     ]

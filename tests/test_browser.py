@@ -74,9 +74,9 @@ EXPECTED_EXPLORERS = {  # page -> the explorers it must hold
     "book/06_residual": {"residual"},
     "book/07_mlp_encoder": {"activations", "residual"},
     "book/08_pooler": {"agreement"},
-    "book/09_classifier": {"predictions"},
+    "book/09_classifier": {"predictions", "your-photo"},
     "book/A1_what_the_model_learned": {"rollout", "positions"},
-    "book/A2_tiny_vit_digits": {"digits"},
+    "book/A2_tiny_vit_digits": {"digits", "draw-digit"},
 }
 
 

@@ -34,6 +34,7 @@ CHAPTER_OF = {
     "training": "10_training",
     "tiny": "10_training",  # the tiny digits ViT: trained in appendix A2, first used in chapter 10
     "insights": "A1_what_the_model_learned",
+    "javascript": "A4_vit_in_javascript",  # the browser's ViT (explorers/js/vit.js), read from the shipped file
 }
 SHARED = {"primitives", "bridge", "tolerance", "listing"}  # any chapter may import these (they import no chapter)
 ENTRY_POINTS = {"grade", "student"}  # ``python -m vit_tutorial.grade`` / ``.student``

@@ -21,11 +21,14 @@ extension then
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
 from pathlib import Path
 
 STATIC_DIR = "explorers"
 HOST = "host.js"
+STORE_ENV = "VIT_TUTORIAL_BROWSER_WEIGHTS"  # = vit_tutorial.explorers.browser_model.STORE_ENV
 EXPLORER_ROOT = re.compile(r'data-explorer="([a-z0-9_-]+)"')
 
 
@@ -95,7 +98,68 @@ def _mount_explorers(app, pagename, templatename, context, doctree):
         context["metatags"] = context.get("metatags", "") + head_html(names, url)
 
 
+# --------------------------------------------------------------------------- the browser's ViT-B/16 weights
+# Chapter 9's "your photo" explorer runs ViT-B/16 in the reader's browser, on the checkpoint this build
+# runs with. The notebook's kernel exports it (vit_tutorial.explorers.browser_model.export_for_book) into a
+# store next to the build's output, named by its id; the pages refer to _static/vit-weights/<id>/vit.json;
+# at the end of the build the folders the pages refer to are copied (hard-linked where possible) there.
+WEIGHTS_PATH = re.compile(r"_static/vit-weights/([0-9a-f]{16})/vit\.json")
+
+
+def weights_store(outdir) -> Path:
+    """Where the kernels export the browser's weights: ``<outdir>/../browser-weights`` (``_build/browser-weights``)."""
+    return Path(outdir).resolve().parent / "browser-weights"
+
+
+def copy_weights(outdir: Path, store: Path) -> tuple[list[str], list[str]]:
+    """Put every weights folder a page of ``outdir`` refers to into ``outdir/_static/vit-weights``;
+    remove the ones no page refers to any more. Returns (copied ids, ids missing from ``store``)."""
+    wanted = set()
+    for page in Path(outdir).rglob("*.html"):
+        wanted.update(WEIGHTS_PATH.findall(page.read_text(encoding="utf-8", errors="replace")))
+    site = Path(outdir) / "_static" / "vit-weights"
+    if site.is_dir():
+        for old in site.iterdir():
+            if old.name not in wanted:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+    copied, missing = [], []
+    for wid in sorted(wanted):
+        source, target = store / wid, site / wid
+        if not (source / "vit.json").is_file():
+            missing.append(wid)
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for file in source.iterdir():
+            dest = target / file.name
+            if dest.exists() and dest.stat().st_size == file.stat().st_size:
+                continue
+            dest.unlink(missing_ok=True)
+            try:
+                os.link(file, dest)
+            except OSError:
+                shutil.copyfile(file, dest)
+        copied.append(wid)
+    return copied, missing
+
+
+def _copy_weights(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    store = Path(os.environ.get(STORE_ENV) or weights_store(app.outdir))
+    _, missing = copy_weights(Path(app.outdir), store)
+    if missing:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning(
+            f"a page refers to the browser weights {', '.join(missing)}, which are not in {store}: its notebook's "
+            "output came from the execution cache of an earlier build. Remove the cache (jupyter-book clean . , "
+            "or delete _build/.jupyter_cache) and build again.")
+
+
 def setup(app):
+    # the kernels that execute the notebooks inherit this: chapter 9 exports the weights there
+    os.environ.setdefault(STORE_ENV, str(weights_store(app.outdir)))
+    app.connect("build-finished", _copy_weights)
     # before myst-nb's own handler (priority 500) turns the page's js_files into <script> tags
     app.connect("html-page-context", _drop_widget_state, priority=400)
     app.connect("html-page-context", _mount_explorers)

@@ -320,3 +320,8 @@ def agreement(photos, names, similarity, *, grid=None, source=None) -> Explorer:
 
 __all__ += ["attention", "positions", "patches", "layernorm", "stream_norms", "residual", "predictions",
             "rollout", "digits", "agreement"]
+
+# the explorers that run the model itself in the reader's browser (js/vit.js)
+from .in_browser import draw_digit, your_photo  # noqa: E402
+
+__all__ += ["draw_digit", "your_photo"]

@@ -37,7 +37,7 @@ from . import bundle
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 NAMES = ("patches", "positions", "attention", "layernorm", "residual", "activations",
-         "predictions", "rollout", "digits", "agreement")
+         "predictions", "rollout", "digits", "agreement", "draw-digit", "your-photo")
 MIME_HTML = "text/html"
 
 
@@ -135,6 +135,18 @@ def module_source(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
+def library_source(file: str) -> str:
+    """A file of ``js/`` that imports nothing, with its ``export`` keywords dropped: plain declarations for a
+    worker's classic script (the photo explorer's Web Worker runs ``vit.js`` so)."""
+    import re
+
+    text = (JS_DIR / file).read_text(encoding="utf-8")
+    if re.search(r"^import\b", text, re.M):
+        raise ValueError(f"js/{file} imports other files: a worker can't take it as one classic script")
+    return re.sub(r"^export ", "", text, flags=re.M)
+
+
+@lru_cache(maxsize=None)
 def stylesheet() -> str:
     return (JS_DIR / "explorers.css").read_text(encoding="utf-8")
 
@@ -169,7 +181,7 @@ class Explorer(anywidget.AnyWidget):
 
 @lru_cache(maxsize=None)
 def _explorer_class(name: str):
-    title = "".join(part.title() for part in name.split("_")) + "Explorer"
+    title = "".join(part.title() for part in name.replace("-", "_").split("_")) + "Explorer"
     return type(title, (Explorer,), {"_esm": module_source(name), "_css": stylesheet(), "__module__": __name__})
 
 
