@@ -64,8 +64,9 @@ def test_every_name_has_a_module_with_render():
 
     for name in explorers.NAMES:
         assert "export default { render }" in (bundle.JS_DIR / f"{name}.js").read_text(), name
+        # (bundle._var: "draw-digit" -> __vt_draw_digit)
         source = explorers.module_source(name)  # what anywidget runs: one ES module, its imports linked in
-        assert len(re.findall(r"^export default", source, re.M)) == 1 and source.rstrip().endswith(f"export default __vt_{name}.__default__;")
+        assert len(re.findall(r"^export default", source, re.M)) == 1 and source.rstrip().endswith(f"export default {bundle._var(name)}.__default__;")
         assert not re.search(r"^\s*import\b|\bimport\s*\(", source, re.M), f"{name}: an import is left in the linked module"
         assert "http://" not in source and "https://" not in source, f"{name}: no network in a module"
         script = bundle.book_script(name)  # what the book loads: a classic script, no import or export at all

@@ -3,8 +3,8 @@
 ViT-B/16 in a Web Worker), over http and from a file on disk, at 1280 and 400 px, by mouse and
 by keyboard. What they computed is checked against PyTorch on the same input.
 
-From disk the page holds every module inline (browsers refuse module files from file://); the
-photo explorer's weights then come from its file picker, as a reader's would.
+The page loads the book's classic scripts (explorers/bundle.py), which browsers run from file:// too;
+from disk the photo explorer's weights come from its file picker, as a reader's would.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def _host_extension():
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory, model):
-    """index.html (served, modules from _static/explorers) and disk.html (inline), with both explorers;
-    the photo explorer's weights (the tests' random ViT-B/16, int8) in weights/."""
+    """index.html (served) and disk.html (opened from disk): the same page, both explorers, the book's classic
+    scripts in _static/explorers; the photo explorer's weights (the tests' random ViT-B/16, int8) in weights/."""
     root = tmp_path_factory.mktemp("in-page")
     host = _host_extension()
     host.write_modules(root)
@@ -50,7 +50,7 @@ def harness(tmp_path_factory, model):
     # the book's own page head: classic scripts, so the same page works over http and from disk (file://)
     head = host.head_html([e.name for e in items], lambda f: f"_static/explorers/{f}")
     for name in ("index.html", "disk.html"):
-        (root / name).write_text(page.format(head=head), encoding="utf-8")
+        (root / name).write_text(page.replace("{head}", head, 1), encoding="utf-8")  # not format: the data is JSON, full of braces
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
