@@ -44,12 +44,13 @@ def bench(quick: bool = False, log=print) -> dict:
     from playwright.sync_api import sync_playwright
 
     import vit_tutorial as vt
-    from vit_tutorial.weights import tiny
     from vit_tutorial.explorers import _base, browser_model
+    from vit_tutorial.weights import tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        shutil.copy(_base.JS_DIR / "vit.js", root / "vit.js")
+        for file in ("vit.js", "matmul.js"):  # vit.js imports matmul.js
+            shutil.copy(_base.JS_DIR / file, root / file)
         shutil.copy(tiny._package_file(tiny.WEIGHTS_PATH), root / "tiny.safetensors")
         manifest = browser_model.export(vt.random_model(seed=0), root / "vitb")
         (root / "index.html").write_text('<!doctype html><script type="module">import * as vit from "./vit.js";'

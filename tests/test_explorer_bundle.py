@@ -110,3 +110,28 @@ def test_linked_code_runs_as_the_modules_would(tmp_path, chromium):
         assert page.evaluate("globalThis.esmOut") == ["a", 8, 42, 10, 15]
     finally:
         page.close()
+
+
+def test_a_library_is_one_classic_script_that_makes_the_exports_global(tmp_path):
+    root = _tree(tmp_path, TREE)
+    text = bundle.library("sub/c", root)
+    assert not re.search(r"^\s*(import|export)\b", text, re.M), "a classic script: no import or export left"
+    assert "const __vt_a = " in text and text.rstrip().endswith("Object.assign(globalThis, __vt_sub_c);\n})();")
+
+
+@pytest.mark.browser
+def test_a_library_runs_in_a_worker_made_from_text(tmp_path, chromium):
+    """As the photo explorer's Web Worker takes vit.js: the library's text, then code calling its exports by name."""
+    root = _tree(tmp_path, TREE)
+    page = chromium.new_page()
+    try:
+        page.set_content("<!doctype html><title>library</title>")
+        program = bundle.library("sub/c", root) + "\npostMessage(plusBase(5));\n"
+        got = page.evaluate("""(program) => new Promise((resolve, reject) => {
+            const worker = new Worker(URL.createObjectURL(new Blob([program], { type: "text/javascript" })));
+            worker.onmessage = (e) => resolve(e.data);
+            worker.onerror = (e) => reject(new Error(e.message));
+        })""", program)
+        assert got == 15
+    finally:
+        page.close()

@@ -29,6 +29,7 @@ from vit_tutorial.weights import tiny as tiny_files
 
 ROOT = Path(__file__).resolve().parents[1]
 VIT_JS = _base.JS_DIR / "vit.js"
+MATMUL_JS = _base.JS_DIR / "matmul.js"  # vit.js imports it: the matrix product, plain and WebAssembly SIMD
 TIMEOUT_MS = 600_000  # ViT-B/16 in plain JavaScript on a loaded 2-core machine
 
 
@@ -112,13 +113,13 @@ def test_quantisation_cost_counts_agreement():
     assert browser_model.quantisation_cost(model, pixels, "float32")["max_logit_diff"] == 0
 
 
-def test_the_wasm_in_vit_js_is_what_the_tool_writes():
+def test_the_wasm_in_matmul_js_is_what_the_tool_writes():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("matmul_wasm", ROOT / "tools" / "matmul_wasm.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    assert f'const MATMUL_WASM = "{tool.encoded()}";' in VIT_JS.read_text(encoding="utf-8")
+    assert f'const MATMUL_WASM = "{tool.encoded()}";' in MATMUL_JS.read_text(encoding="utf-8")
     assert tool.module()[:8] == b"\0asm\x01\0\0\0"
 
 
@@ -126,10 +127,12 @@ def test_explorer_modules_hold_vit_js_linked_in():
     for name in ("draw-digit", "your-photo"):
         source = _base.module_source(name)  # what anywidget runs: one ES module, vit.js linked in (explorers/bundle.py)
         exports = re.findall(r"^export .*", source, flags=re.M)
-        assert "function vitTrace(" in source and len(exports) == 1 and exports[0].startswith("export default"), exports
+        assert "function vitTrace(" in source and "function matmul(" in source and len(exports) == 1 and exports[0].startswith("export default"), exports
     assert "export function vitTrace" in VIT_JS.read_text()  # the file itself stays an ES module
-    worker = _base.library_source("vit.js")  # what the photo explorer's Web Worker runs: a classic script
-    assert "function vitTrace(" in worker and not re.findall(r"^(export|import)\b", worker, flags=re.M)
+    worker = _base.library_source("vit")  # what the photo explorer's Web Worker runs: a classic script
+    assert "function vitTrace(" in worker and "function matmul(" in worker, "vit.js and its matmul.js, linked"
+    assert not re.findall(r"^\s*(export|import)\b", worker, flags=re.M)
+    assert worker.rstrip().endswith("Object.assign(globalThis, __vt_vit);\n})();"), "its exports become global names"
 
 
 # --------------------------------------------------------------------------- the browser
@@ -140,9 +143,10 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A loopback server over a folder holding vit.js and a page that imports it (window.vit)."""
+    """A loopback server over a folder holding vit.js (and its matmul.js) and a page that imports it (window.vit)."""
     root = tmp_path_factory.mktemp("vitjs")
-    shutil.copy(VIT_JS, root / "vit.js")
+    for file in (VIT_JS, MATMUL_JS):
+        shutil.copy(file, root / file.name)
     (root / "index.html").write_text('<!doctype html><meta charset="utf-8"><script type="module">'
                                      'import * as vit from "./vit.js"; window.vit = vit;</script>', encoding="utf-8")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))

@@ -1,15 +1,15 @@
-"""Write the WebAssembly matrix product that vit.js uses when the browser has 128-bit SIMD.
+"""Write the WebAssembly matrix product that vit.js uses (through matmul.js) when the browser has 128-bit SIMD.
 
-    python tools/matmul_wasm.py            # print the module, base64 (what vit.js holds in MATMUL_WASM)
-    python tools/matmul_wasm.py --check    # exit 1 unless vit.js holds exactly these bytes
-    python tools/matmul_wasm.py --write    # put them into vit.js
+    python tools/matmul_wasm.py            # print the module, base64 (what matmul.js holds in MATMUL_WASM)
+    python tools/matmul_wasm.py --check    # exit 1 unless matmul.js holds exactly these bytes
+    python tools/matmul_wasm.py --write    # put them into matmul.js
 
 The module exports ``memory`` and one function,
 
     matmul(x, w, y, n, k, m, cols)      (byte addresses x, w, y in memory; n even; k a multiple of 4)
 
 which sets ``y[t*m + o] = sum_i x[t*k + i] * w[o*k + i]`` for rows ``t < n`` and columns ``o < cols``
-(``cols`` a multiple of 4): the loop of vit.js's ``matmul``, four products per instruction.
+(``cols`` a multiple of 4): the loop of ``matmul`` in matmul.js, four products per instruction.
 The outer loop takes four rows of w at a time and runs over every pair of rows of x, so those
 rows of w stay in the processor's cache. Each step of the inner loop loads 4 numbers of two
 rows of x and of four rows of w, multiplies them 4 at a time (float32), and adds the products
@@ -32,7 +32,7 @@ import re
 import sys
 from pathlib import Path
 
-VIT_JS = Path(__file__).resolve().parents[1] / "vit_tutorial" / "explorers" / "js" / "vit.js"
+MATMUL_JS = Path(__file__).resolve().parents[1] / "vit_tutorial" / "explorers" / "js" / "matmul.js"
 
 
 def uleb(n: int) -> bytes:
@@ -189,24 +189,27 @@ PATTERN = re.compile(r'const MATMUL_WASM = "[A-Za-z0-9+/=]*";')
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 unless vit.js holds these bytes")
-    parser.add_argument("--write", action="store_true", help="write them into vit.js")
-    parser.add_argument("--out", help="also write the raw module to this file (e.g. for wasm2wat)")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless matmul.js holds these bytes")
+    parser.add_argument("--write", action="store_true", help="write them into matmul.js")
+    parser.add_argument("--out", help="also write the raw module to this new file (e.g. for wasm2wat)")
     args = parser.parse_args(argv)
-    text = VIT_JS.read_text(encoding="utf-8")
+    text = MATMUL_JS.read_text(encoding="utf-8")
     line = f'const MATMUL_WASM = "{encoded()}";'
     if args.out:
+        if Path(args.out).exists():
+            print(f"{args.out} exists: give --out a new file's name (this tool overwrites nothing it did not write)", file=sys.stderr)
+            return 1
         Path(args.out).write_bytes(module())
     if args.check:
         ok = line in text
-        print("vit.js holds the module" if ok else "vit.js does NOT hold this module: run tools/matmul_wasm.py --write")
+        print("matmul.js holds the module" if ok else "matmul.js does NOT hold this module: run tools/matmul_wasm.py --write")
         return 0 if ok else 1
     if args.write:
         if not PATTERN.search(text):
-            print(f"no `const MATMUL_WASM = \"...\";` line in {VIT_JS}", file=sys.stderr)
+            print(f"no `const MATMUL_WASM = \"...\";` line in {MATMUL_JS}", file=sys.stderr)
             return 1
-        VIT_JS.write_text(PATTERN.sub(lambda _: line, text, count=1), encoding="utf-8")
-        print(f"wrote {len(module())} bytes into {VIT_JS}")
+        MATMUL_JS.write_text(PATTERN.sub(lambda _: line, text, count=1), encoding="utf-8")
+        print(f"wrote {len(module())} bytes into {MATMUL_JS}")
         return 0
     print(encoded())
     return 0

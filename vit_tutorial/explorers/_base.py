@@ -134,16 +134,10 @@ def module_source(name: str) -> str:
     return bundle.esm(name)
 
 
-@lru_cache(maxsize=None)
-def library_source(file: str) -> str:
-    """A file of ``js/`` that imports nothing, with its ``export`` keywords dropped: plain declarations for a
-    worker's classic script (the photo explorer's Web Worker runs ``vit.js`` so)."""
-    import re
-
-    text = (JS_DIR / file).read_text(encoding="utf-8")
-    if re.search(r"^import\b", text, re.M):
-        raise ValueError(f"js/{file} imports other files: a worker can't take it as one classic script")
-    return re.sub(r"^export ", "", text, flags=re.M)
+def library_source(name: str) -> str:
+    """``js/<name>.js`` and what it imports as one classic script whose exports become global names
+    (:func:`.bundle.library`): the photo explorer's Web Worker runs ``vit`` so."""
+    return bundle.library(name)
 
 
 @lru_cache(maxsize=None)

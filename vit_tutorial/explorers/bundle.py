@@ -6,7 +6,9 @@ The sources in ``js/`` are ES modules sharing code by real imports
 * anywidget takes one ES module as a string (``_esm``): :func:`esm`;
 * the book must work opened from disk (``file://``), where browsers refuse module scripts
   and cross-file imports: :func:`classic` gives a classic script (``<script src>``), which
-  registers the explorer on ``globalThis.vitTutorial.explorers[name]``.
+  registers the explorer on ``globalThis.vitTutorial.explorers[name]``;
+* a Web Worker made from text takes one classic script too: :func:`library` (the photo
+  explorer's worker runs ``vit.js`` and its ``matmul.js`` so).
 
 Both come from the same sources by the same linking, in Python (no Node, no minifier): each
 module becomes one function scope, called once, in dependency order; its imports are bound
@@ -201,6 +203,15 @@ def classic(entry: str, root: Path = JS_DIR, *, then: str = "") -> str:
         + "const vt = (globalThis.vitTutorial = globalThis.vitTutorial || { explorers: {} });\n"
         + f"const entry = {var};\n{then}\n}})();\n"
     )
+
+
+@lru_cache(maxsize=None)
+def library(entry: str, root: Path = JS_DIR) -> str:
+    """A classic script that makes ``entry``'s exports global names (``globalThis``): for a Web Worker
+    made from text, where the code that follows calls them by name (the photo explorer runs ``vit``
+    and its ``matmul`` so)."""
+    code, var = _linked(entry, root)
+    return '(function () {\n"use strict";\n' + code + f"Object.assign(globalThis, {var});\n}})();\n"
 
 
 def book_script(name: str, root: Path = JS_DIR) -> str:

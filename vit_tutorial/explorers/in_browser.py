@@ -122,7 +122,7 @@ def your_photo(model, *, sample="cat", source=None, dtype: str = "int8", weights
                    "top": [[label, round(float(p), 6)] for label, p in top],
                    "cls": pack(cls), "rollout": pack(rollout, rowwise=False)},
         "weights": None if not weights else {k: weights[k] for k in ("path", "bytes", "dtype", "id")},
-        "vit_js": library_source("vit.js"),
+        "vit_js": library_source("vit"),
         "stamp": _stamp(source), "notice": getattr(source, "notice", "") if source is not None else "",
     }
     return make("your-photo", data)

@@ -7,7 +7,8 @@
 import { VT_OWN_KEYS, vtCanvas, vtDrawn, vtEl, vtFmt, vtHeat, vtImage, vtRoot, vtSelect, vtUnpack } from "./_common.js";
 import { clsRollout, embed, encoderLayer, head, layerParts, loadModel, patchEmbed, preprocess, simdInUse, topK, vitTrace } from "./vit.js";
 
-// The worker's program: vit.js (data.vit_js, as a classic script) followed by these three functions.
+// The worker's program: vit.js with its matmul.js (data.vit_js, one classic script: explorers/bundle.py's library)
+// followed by these three functions.
 function vtPhotoSummary(logits, attentions, H) { // -> logits, [CLS]'s attention (layers, heads, N), rollout (N+1)
   const L = attentions.length, n = Math.round(Math.sqrt(attentions[0].length / H)), cls = new Float32Array(L * H * (n - 1));
   attentions.forEach((a, l) => { for (let h = 0; h < H; h++) cls.set(a.subarray(h * n * n + 1, h * n * n + n), (l * H + h) * (n - 1)); });
