@@ -44,8 +44,8 @@ def bench(quick: bool = False, log=print) -> dict:
     from playwright.sync_api import sync_playwright
 
     import vit_tutorial as vt
-    from vit_tutorial.explorers import _base, browser_model
-    from vit_tutorial.weights import tiny
+    from vit_tutorial.explorers import _base
+    from vit_tutorial.weights import browser_model, tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

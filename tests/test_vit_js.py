@@ -23,8 +23,9 @@ import pytest
 import torch
 
 from vit_tutorial import tiny
-from vit_tutorial.explorers import _base, browser_model
+from vit_tutorial.explorers import _base
 from vit_tutorial.tolerance import ATTENTION_WEIGHTS, assert_equivalent
+from vit_tutorial.weights import browser_model
 from vit_tutorial.weights import tiny as tiny_files
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from vit_tutorial import explorers, tiny
-from vit_tutorial.explorers import browser_model
 from vit_tutorial.tolerance import assert_equivalent
+from vit_tutorial.weights import browser_model
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]

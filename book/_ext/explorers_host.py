@@ -28,7 +28,7 @@ from pathlib import Path
 
 STATIC_DIR = "explorers"
 HOST = "host.js"
-STORE_ENV = "VIT_TUTORIAL_BROWSER_WEIGHTS"  # = vit_tutorial.explorers.browser_model.STORE_ENV
+STORE_ENV = "VIT_TUTORIAL_BROWSER_WEIGHTS"  # = vit_tutorial.weights.browser_model.STORE_ENV
 EXPLORER_ROOT = re.compile(r'data-explorer="([a-z0-9_-]+)"')
 
 
@@ -100,7 +100,7 @@ def _mount_explorers(app, pagename, templatename, context, doctree):
 
 # --------------------------------------------------------------------------- the browser's ViT-B/16 weights
 # Chapter 9's "your photo" explorer runs ViT-B/16 in the reader's browser, on the checkpoint this build
-# runs with. The notebook's kernel exports it (vit_tutorial.explorers.browser_model.export_for_book) into a
+# runs with. The notebook's kernel exports it (vit_tutorial.weights.browser_model.export_for_book) into a
 # store next to the build's output, named by its id; the pages refer to _static/vit-weights/<id>/vit.json;
 # at the end of the build the folders the pages refer to are copied (hard-linked where possible) there.
 WEIGHTS_PATH = re.compile(r"_static/vit-weights/([0-9a-f]{16})/vit\.json")

@@ -4,7 +4,7 @@
   stroke. Its weights (600 KB, float32) travel inside the page, so it works anywhere, offline
   and from a file on disk.
 * :func:`your_photo` (chapter 9): the reader's own photo through ViT-B/16 in a Web Worker, with
-  the weights the book's build exported (:mod:`.browser_model`), fetched only on request.
+  the weights the book's build exported (:mod:`vit_tutorial.weights.browser_model`), fetched only on request.
 
 Both run in the static book and live in Jupyter (anywidget), like every explorer.
 """
@@ -94,15 +94,15 @@ def your_photo(model, *, sample="cat", source=None, dtype: str = "int8", weights
     Until the reader asks for the model (its weights are downloaded once, about 88 MB as int8),
     the explorer shows ``sample`` (a sample name or anything ``load_image`` reads) with the numbers
     computed here. ``weights``: where the page finds the exported weights (a manifest of
-    :func:`.browser_model.export` plus ``path``, its address from the site's root); by default,
-    during the book's build, ``model`` is exported (:func:`.browser_model.export_for_book`); elsewhere
+    :func:`~vit_tutorial.weights.browser_model.export` plus ``path``, its address from the site's root); by default,
+    during the book's build, ``model`` is exported (:func:`~vit_tutorial.weights.browser_model.export_for_book`); elsewhere
     there are none, and the explorer says so.
     """
     import torch
 
     from .. import head, insights, scratch
     from ..images import load_image, preprocess_steps
-    from . import browser_model
+    from ..weights import browser_model
 
     if weights is None:
         weights = browser_model.export_for_book(model, source, dtype=dtype)

@@ -6,6 +6,7 @@
 :mod:`.random_weights`  seeded random weights, cached on disk and verified
 :mod:`.trained_like`    random weights reshaped to a trained model's statistics (a test source)
 :mod:`.tiny`            the tiny digits ViT's config and its shipped files (appendix A2)
+:mod:`.browser_model`   the weights of the ViT that runs in the reader's browser: int8 export, shards, the cost
 
 Nothing here imports a chapter module, so any chapter may use it.
 """

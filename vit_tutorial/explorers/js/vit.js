@@ -13,7 +13,7 @@
 // Weights: a safetensors file (or several shards) under the Hub checkpoint's names
 // ("vit.encoder.layer.0.attention.attention.query.weight", ...), in float32, float16, or int8 with one
 // float32 scale per output channel: NAME (I8, (out, in)) and NAME.scale (F32, (out,)), weight[o][i] =
-// NAME[o][i] * NAME.scale[o] (vit_tutorial.explorers.browser_model writes them).
+// NAME[o][i] * NAME.scale[o] (vit_tutorial.weights.browser_model writes them).
 
 // the one heavy operation, y = x W^T, in plain JavaScript or WebAssembly SIMD; the explorers ask vit.js
 // which path runs (simdInUse), and the tests switch it (useSimd)

@@ -65,7 +65,7 @@ def dequantise(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 def classic_state_dict(model) -> dict[str, torch.Tensor]:
     """``model``'s weights under the Hub checkpoint's names, float32, contiguous, on the CPU."""
-    from ..weights.tiny import canonical_state_dict  # the classic-name table the shipped tiny weights use
+    from .tiny import canonical_state_dict  # the classic-name table the shipped tiny weights use
 
     return {k: v.float() for k, v in canonical_state_dict(model).items()}
 
@@ -101,7 +101,7 @@ def labels_of(model) -> list[str]:
     """The class names the book prints for ``model`` (ImageNet's for 1,000 classes, as ``head.top_k``)."""
     n = model.config.num_labels
     if n == 1000:
-        from ..model import imagenet_labels
+        from .checkpoint import imagenet_labels
 
         return list(imagenet_labels())
     return [str(model.config.id2label.get(i, i)) for i in range(n)]
