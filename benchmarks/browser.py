@@ -8,6 +8,7 @@ each through WebAssembly SIMD (what a current browser uses) and through plain Ja
 fallback). Medians after a warm-up run; the page is served on loopback, the network blocked.
 Issue 25's targets: tiny <= 20 ms (the model follows the pen), ViT-B/16 <= 10 s (stretch: 3 s).
 """
+
 from __future__ import annotations
 
 import functools
@@ -53,16 +54,17 @@ def bench(quick: bool = False, log=print) -> dict:
             shutil.copy(_base.JS_DIR / file, root / file)
         shutil.copy(tiny._package_file(tiny.WEIGHTS_PATH), root / "tiny.safetensors")
         manifest = browser_model.export(vt.random_model(seed=0), root / "vitb")
-        (root / "index.html").write_text('<!doctype html><script type="module">import * as vit from "./vit.js";'
-                                         "window.vit = vit;</script>", encoding="utf-8")
+        (root / "index.html").write_text('<!doctype html><script type="module">import * as vit from "./vit.js";window.vit = vit;</script>', encoding="utf-8")
         handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
         handler.log_message = lambda *a: None
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
         vitb = [f"vitb/{f['name']}" for f in manifest["files"]]
-        cases = [("tiny digits ViT, float32", ["tiny.safetensors"], 32, 20 if quick else 100, 20 if quick else 100),
-                 ("ViT-B/16, int8", vitb, 224, 2 if quick else 5, 1 if quick else 2)]
+        cases = [
+            ("tiny digits ViT, float32", ["tiny.safetensors"], 32, 20 if quick else 100, 20 if quick else 100),
+            ("ViT-B/16, int8", vitb, 224, 2 if quick else 5, 1 if quick else 2),
+        ]
         rows = []
         try:
             with sync_playwright() as pw:
@@ -77,11 +79,15 @@ def bench(quick: bool = False, log=print) -> dict:
                     for simd, repeats in ((True, simd_repeats), (False, js_repeats)):
                         load = common.loadavg()
                         out = page.evaluate(JS_TIME, [files, repeats, simd, size])
-                        row = {"what": what, "path": "WebAssembly SIMD" if out["simd"] else "plain JavaScript",
-                               "median_ms": statistics.median(out["ms"]), "min_ms": min(out["ms"]), "runs": len(out["ms"]),
-                               "load": load}
-                        log(f"  {what:<28} {row['path']:<18} median {row['median_ms']:9.1f} ms  (min {row['min_ms']:.1f}, "
-                            f"{row['runs']} runs, load {load})")
+                        row = {
+                            "what": what,
+                            "path": "WebAssembly SIMD" if out["simd"] else "plain JavaScript",
+                            "median_ms": statistics.median(out["ms"]),
+                            "min_ms": min(out["ms"]),
+                            "runs": len(out["ms"]),
+                            "load": load,
+                        }
+                        log(f"  {what:<28} {row['path']:<18} median {row['median_ms']:9.1f} ms  (min {row['min_ms']:.1f}, {row['runs']} runs, load {load})")
                         rows.append(row)
                 browser.close()
         finally:

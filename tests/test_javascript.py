@@ -1,4 +1,5 @@
 """vit_tutorial.javascript (appendix A4): the listings it reads are the shipped files' functions, whole."""
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ ViT-B/16 (random and trained-like weights, float32), through WebAssembly SIMD an
 JavaScript; int8 and float16 weights against PyTorch on the same rounded weights. Also: its erf
 against scipy's, its resize against PIL's, and the export (int8 per output channel, shards).
 """
+
 from __future__ import annotations
 
 import base64
@@ -97,8 +98,7 @@ def test_the_book_copies_the_weights_its_pages_use(tmp_path):
     (store / "0123456789abcdef" / "model-00001-of-00001.safetensors").write_bytes(b"x" * 10)
     (out / "book").mkdir(parents=True)
     (out / "_static" / "vit-weights" / "ffffffffffffffff").mkdir(parents=True)  # from an earlier build
-    (out / "book" / "09.html").write_text('{"path":"_static/vit-weights/0123456789abcdef/vit.json"}'
-                                          '{"path":"_static/vit-weights/aaaaaaaaaaaaaaaa/vit.json"}')
+    (out / "book" / "09.html").write_text('{"path":"_static/vit-weights/0123456789abcdef/vit.json"}{"path":"_static/vit-weights/aaaaaaaaaaaaaaaa/vit.json"}')
     copied, missing = host.copy_weights(out, store)
     assert copied == ["0123456789abcdef"] and missing == ["aaaaaaaaaaaaaaaa"]
     assert (out / "_static/vit-weights/0123456789abcdef/model-00001-of-00001.safetensors").read_bytes() == b"x" * 10
@@ -148,8 +148,9 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("vitjs")
     for file in (VIT_JS, MATMUL_JS):
         shutil.copy(file, root / file.name)
-    (root / "index.html").write_text('<!doctype html><meta charset="utf-8"><script type="module">'
-                                     'import * as vit from "./vit.js"; window.vit = vit;</script>', encoding="utf-8")
+    (root / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><script type="module">import * as vit from "./vit.js"; window.vit = vit;</script>', encoding="utf-8"
+    )
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -212,8 +213,7 @@ def run_js(page, site, model, pixels: torch.Tensor, *, simd=True, dtype="float32
     b, n, L = pixels.shape[0], (c.image_size // c.patch_size) ** 2 + 1, c.num_hidden_layers
     att = _floats(out["attentions"], (b, L, c.num_attention_heads, n, n))
     hidden = _floats(out["hidden"], (b, L + 1, n, c.hidden_size))
-    return {"logits": _floats(out["logits"], (b, c.num_labels)), "attentions": [att[:, i] for i in range(L)],
-            "hidden": [hidden[:, i] for i in range(L + 1)]}
+    return {"logits": _floats(out["logits"], (b, c.num_labels)), "attentions": [att[:, i] for i in range(L)], "hidden": [hidden[:, i] for i in range(L + 1)]}
 
 
 def compare_with_huggingface(js: dict, model, pixels: torch.Tensor) -> None:
@@ -291,8 +291,10 @@ def test_resize_equals_pil(page):
         a = rng.integers(0, 256, (h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
         a = np.asarray(Image.fromarray(a).resize((w, h), Image.BICUBIC))  # smooth, with detail
         want = np.asarray(Image.fromarray(a).resize((224, 224), Image.BILINEAR))
-        got = page.evaluate("([b, w, h]) => Array.from(vit.preprocess(Uint8Array.from(atob(b), c => c.charCodeAt(0)), w, h).resized)",
-                            [base64.b64encode(a.tobytes()).decode(), w, h])
+        got = page.evaluate(
+            "([b, w, h]) => Array.from(vit.preprocess(Uint8Array.from(atob(b), c => c.charCodeAt(0)), w, h).resized)",
+            [base64.b64encode(a.tobytes()).decode(), w, h],
+        )
         diff = np.abs(np.array(got).reshape(224, 224, 3).astype(int) - want)
         assert diff.max() <= 1, f"{w}x{h}: resize differs from PIL's by up to {diff.max()} grey levels"
         assert (diff > 0).sum() == 0, f"{w}x{h}: {(diff > 0).sum()} values differ from PIL's (by one grey level)"

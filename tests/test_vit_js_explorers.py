@@ -6,6 +6,7 @@ by keyboard. What they computed is checked against PyTorch on the same input.
 The page loads the book's classic scripts (explorers/bundle.py), which browsers run from file:// too;
 from disk the photo explorer's weights come from its file picker, as a reader's would.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,12 +42,13 @@ def harness(tmp_path_factory, model):
     host = _host_extension()
     host.write_modules(root)
     manifest = browser_model.export(model, root / "weights")
-    items = [explorers.draw_digit(), explorers.your_photo(model, weights={**manifest, "path": "weights/vit.json"},
-                                                           source="random weights (test)")]
+    items = [explorers.draw_digit(), explorers.your_photo(model, weights={**manifest, "path": "weights/vit.json"}, source="random weights (test)")]
     body = "\n".join(f"<section>{e._repr_mimebundle_()[0]['text/html']}</section>" for e in items)
-    page = ("<!doctype html><html><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>{head}</head>"
-            f"<body style='max-width:900px;margin:auto'>{body}</body></html>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>{head}</head>"
+        f"<body style='max-width:900px;margin:auto'>{body}</body></html>"
+    )
     # the book's own page head: classic scripts, so the same page works over http and from disk (file://)
     head = host.head_html([e.name for e in items], lambda f: f"_static/explorers/{f}")
     for name in ("index.html", "disk.html"):
@@ -55,8 +57,7 @@ def harness(tmp_path_factory, model):
     handler.log_message = lambda *a: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield {"root": root, "http": f"http://127.0.0.1:{httpd.server_address[1]}/index.html",
-           "file": (root / "disk.html").as_uri(), "manifest": manifest}
+    yield {"root": root, "http": f"http://127.0.0.1:{httpd.server_address[1]}/index.html", "file": (root / "disk.html").as_uri(), "manifest": manifest}
     httpd.shutdown()
     httpd.server_close()
 
@@ -115,7 +116,7 @@ def test_draw_a_seven_with_the_mouse(open_page, how, width):
         for x, y in stroke[1:]:
             page.mouse.move(*at(x, y), steps=8)
         page.mouse.up()
-    page.wait_for_function(f"(first) => document.querySelector(\"{DIGIT}\").dataset.input !== first", arg=json.dumps(first))
+    page.wait_for_function(f'(first) => document.querySelector("{DIGIT}").dataset.input !== first', arg=json.dumps(first))
     page.wait_for_timeout(200)  # the last frame's run
     grid, logits = _read(page, DIGIT)
     assert len(grid) == 64 and all(0 <= v <= 16 and v == int(v) for v in grid) and sum(v > 0 for v in grid) >= 6, grid
@@ -137,8 +138,7 @@ def test_sample_digits_from_the_keyboard(open_page, how):
         for _ in range(4):  # Tab from "clear" to sample 3 (the fourth button after it), then on to sample 7
             page.keyboard.press("Tab")
         page.keyboard.press(key)
-        page.wait_for_function(f"(g) => document.querySelector(\"{DIGIT}\").dataset.input === g",
-                               arg=json.dumps(samples[k]["grid"]))
+        page.wait_for_function(f'(g) => document.querySelector("{DIGIT}").dataset.input === g', arg=json.dumps(samples[k]["grid"]))
         grid, logits = _read(page, DIGIT)
         assert grid == samples[k]["grid"]
         assert_equivalent(logits, _tiny_logits(grid), what=f"the page's logits for sample {k}")
@@ -180,18 +180,16 @@ def test_your_photo_runs_vit_b16_in_the_page(open_page, harness, photo_files, mo
     root = page.locator(PHOTO)
     root.scroll_into_view_if_needed()
     root.locator("input[type=file][accept='image/*']").set_input_files(str(photo_files[kind]))
-    page.wait_for_function(f"() => document.querySelector(\"{PHOTO}\").vtInput !== undefined")
+    page.wait_for_function(f'() => document.querySelector("{PHOTO}").vtInput !== undefined')
     root.locator("button.vt-run").click()
     if how == "file":  # the page can't read files next to it: the reader picks them
         picker = root.locator("input[type=file][multiple]")
         picker.wait_for(state="visible")
         assert "serve the book" in root.locator(".vt-status").inner_text()
-        picker.set_input_files([str(harness["root"] / "weights" / n) for n in
-                                ["vit.json"] + [f["name"] for f in harness["manifest"]["files"]]])
-    page.wait_for_function(f"() => ['done', 'error'].includes(document.querySelector(\"{PHOTO}\").dataset.state)",
-                           timeout=RUN_MS, polling=500)
+        picker.set_input_files([str(harness["root"] / "weights" / n) for n in ["vit.json"] + [f["name"] for f in harness["manifest"]["files"]]])
+    page.wait_for_function(f"() => ['done', 'error'].includes(document.querySelector(\"{PHOTO}\").dataset.state)", timeout=RUN_MS, polling=500)
     assert root.get_attribute("data-state") == "done", root.locator(".vt-status").inner_text()
-    resized = np.array(page.evaluate(f"() => Array.from(document.querySelector(\"{PHOTO}\").vtInput)"), dtype=np.int64)
+    resized = np.array(page.evaluate(f'() => Array.from(document.querySelector("{PHOTO}").vtInput)'), dtype=np.int64)
     want = preprocess_steps(str(photo_files[kind]))["array"].astype(np.int64).reshape(-1)
     assert np.abs(resized - want).max() <= 1, f"the page's preprocessing differs from PIL's by {np.abs(resized - want).max()} levels"
     top5, logits = json.loads(root.get_attribute("data-top5")), torch.tensor([json.loads(root.get_attribute("data-logits"))])

@@ -24,6 +24,7 @@ JavaScript sums anyway, they are 0.66x away, closer to the float64 truth than Py
 No toolchain is needed: the bytes are written here, instruction by instruction (the WebAssembly
 binary format, https://webassembly.github.io/spec/core/binary/); ``wasm2wat`` shows them as text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,9 @@ def section(code: int, payload: bytes) -> bytes:
 I32, V128, F32 = 0x7F, 0x7B, 0x7D
 
 
+# The instructions, the function's body and the module are written a few instructions a line, grouped as
+# the comments explain, to be read against the binary format; ruff format would put one on each line.
+# fmt: off
 # --------------------------------------------------------------------------- instructions
 def local_get(i): return b"\x20" + uleb(i)
 def local_set(i): return b"\x21" + uleb(i)
@@ -180,6 +184,7 @@ def module() -> bytes:
             + section(10, vec([uleb(len(body)) + body])))  # code
 
 
+# fmt: on
 def encoded() -> str:
     return base64.b64encode(module()).decode("ascii")
 
@@ -206,7 +211,7 @@ def main(argv=None) -> int:
         return 0 if ok else 1
     if args.write:
         if not PATTERN.search(text):
-            print(f"no `const MATMUL_WASM = \"...\";` line in {MATMUL_JS}", file=sys.stderr)
+            print(f'no `const MATMUL_WASM = "...";` line in {MATMUL_JS}', file=sys.stderr)
             return 1
         MATMUL_JS.write_text(PATTERN.sub(lambda _: line, text, count=1), encoding="utf-8")
         print(f"wrote {len(module())} bytes into {MATMUL_JS}")

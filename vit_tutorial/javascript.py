@@ -9,6 +9,7 @@ JavaScript and WebAssembly SIMD), is ``explorers/js/matmul.js``, which ``vit.js`
 
 The proof that it computes what PyTorch computes is ``tests/test_vit_js.py`` (headless Chromium).
 """
+
 from __future__ import annotations
 
 import re
@@ -49,9 +50,9 @@ def function_source(name: str, comments: bool = True) -> str:
         depth += {"{": 1, "}": -1}.get(text[end], 0)
         if depth == 0:
             break
-    above = text[:match.start()].split("\n")[:-1]
+    above = text[: match.start()].split("\n")[:-1]
     kept = 0
     while comments and kept < len(above) and above[-1 - kept].startswith("//") and not above[-1 - kept].startswith("// ---"):
         kept += 1
-    head = "\n".join(above[len(above) - kept:]) + "\n" if kept else ""
-    return head + text[match.start():end + 1]
+    head = "\n".join(above[len(above) - kept :]) + "\n" if kept else ""
+    return head + text[match.start() : end + 1]

@@ -8,6 +8,7 @@
 
 Both run in the static book and live in Jupyter (anywidget), like every explorer.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,7 @@ def _tiny_file_bytes(model=None) -> bytes:
 
     from safetensors.torch import save
 
-    return save(tiny.canonical_state_dict(model), metadata={"architecture": json.dumps(tiny.architecture(model.config)),
-                                                            "format": "pt"})
+    return save(tiny.canonical_state_dict(model), metadata={"architecture": json.dumps(tiny.architecture(model.config)), "format": "pt"})
 
 
 def digit_samples(per_class: int = 1) -> list[dict]:
@@ -72,9 +72,11 @@ def draw_digit(model=None, *, samples=None, source=None) -> Explorer:
         grid = np.asarray(s["grid"])
         if grid.size != 64 or grid.min() < 0 or grid.max() > 16:
             raise ValueError("each sample's grid must be 64 values (8 x 8) from 0 to 16")
-    data = {"weights": base64.b64encode(_tiny_file_bytes(model)).decode("ascii"),
-            "samples": [{"label": int(s["label"]), "grid": _grid_values(s["grid"])} for s in samples],
-            "stamp": _stamp(source) or "weights: the shipped tiny digits ViT (trained, appendix A2)"}
+    data = {
+        "weights": base64.b64encode(_tiny_file_bytes(model)).decode("ascii"),
+        "samples": [{"label": int(s["label"]), "grid": _grid_values(s["grid"])} for s in samples],
+        "stamp": _stamp(source) or "weights: the shipped tiny digits ViT (trained, appendix A2)",
+    }
     return make("draw-digit", data)
 
 
@@ -116,13 +118,20 @@ def your_photo(model, *, sample="cat", source=None, dtype: str = "int8", weights
     config = model.config
     grid = config.image_size // config.patch_size
     data = {
-        "grid": [grid, grid], "layers": config.num_hidden_layers, "heads": config.num_attention_heads,
+        "grid": [grid, grid],
+        "layers": config.num_hidden_layers,
+        "heads": config.num_attention_heads,
         "image_size": config.image_size,
-        "sample": {"title": sample if isinstance(sample, str) else "the sample photo", "photo": _png_uri(steps["array"]),
-                   "top": [[label, round(float(p), 6)] for label, p in top],
-                   "cls": pack(cls), "rollout": pack(rollout, rowwise=False)},
+        "sample": {
+            "title": sample if isinstance(sample, str) else "the sample photo",
+            "photo": _png_uri(steps["array"]),
+            "top": [[label, round(float(p), 6)] for label, p in top],
+            "cls": pack(cls),
+            "rollout": pack(rollout, rowwise=False),
+        },
         "weights": None if not weights else {k: weights[k] for k in ("path", "bytes", "dtype", "id")},
         "vit_js": library_source("vit"),
-        "stamp": _stamp(source), "notice": getattr(source, "notice", "") if source is not None else "",
+        "stamp": _stamp(source),
+        "notice": getattr(source, "notice", "") if source is not None else "",
     }
     return make("your-photo", data)

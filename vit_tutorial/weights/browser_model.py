@@ -19,6 +19,7 @@ The book's build exports the checkpoint it runs with (:func:`export_for_book`): 
 extension ``book/_ext/explorers_host.py`` sets :data:`STORE_ENV` for the kernels and copies the
 exported folder into the built site, where the chapter 9 explorer fetches it on request.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,8 +39,18 @@ MANIFEST = "vit.json"
 STORE_ENV = "VIT_TUTORIAL_BROWSER_WEIGHTS"
 #: Where the built site holds them, relative to its root.
 SITE_FOLDER = "_static/vit-weights"
-CONFIG_FIELDS = ("image_size", "patch_size", "num_channels", "hidden_size", "num_hidden_layers",
-                 "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps", "qkv_bias")
+CONFIG_FIELDS = (
+    "image_size",
+    "patch_size",
+    "num_channels",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "layer_norm_eps",
+    "qkv_bias",
+)
 
 
 def is_matrix(name: str, tensor: torch.Tensor) -> bool:
@@ -109,8 +120,7 @@ def labels_of(model) -> list[str]:
 
 def config_json(model) -> dict:
     """The ViTConfig fields the browser's forward pass reads, and the class names (``id2label``)."""
-    return {**{f: getattr(model.config, f) for f in CONFIG_FIELDS},
-            "id2label": {str(i): label for i, label in enumerate(labels_of(model))}}
+    return {**{f: getattr(model.config, f) for f in CONFIG_FIELDS}, "id2label": {str(i): label for i, label in enumerate(labels_of(model))}}
 
 
 def _shards(state: dict[str, torch.Tensor], shard_bytes: int) -> list[dict[str, torch.Tensor]]:
@@ -149,8 +159,12 @@ def export(model, folder, *, dtype: str = "int8", shard_bytes: int = SHARD_BYTES
         digest.update(sha.encode())
         files.append({"name": name, "bytes": len(data), "sha256": sha})
     manifest = {
-        "format": "vit_tutorial browser weights 1", "dtype": dtype, "config": config_json(model),
-        "files": files, "bytes": sum(f["bytes"] for f in files), "id": digest.hexdigest()[:16],
+        "format": "vit_tutorial browser weights 1",
+        "dtype": dtype,
+        "config": config_json(model),
+        "files": files,
+        "bytes": sum(f["bytes"] for f in files),
+        "id": digest.hexdigest()[:16],
         "source": getattr(source, "stamp", None) or (str(source) if source is not None else None),
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -195,5 +209,7 @@ def quantisation_cost(model, pixels: torch.Tensor, dtype: str = "int8", k: int =
         "logit_range": float(exact.max() - exact.min()),
         "top1": int((top_exact[:, 0] == top_approx[:, 0]).sum()),
         "topk": int(sum(set(a.tolist()) == set(b.tolist()) for a, b in zip(top_exact, top_approx))),
-        "images": int(pixels.shape[0]), "k": k, "dtype": dtype,
+        "images": int(pixels.shape[0]),
+        "k": k,
+        "dtype": dtype,
     }
