@@ -138,7 +138,8 @@ def test_sample_digits_from_the_keyboard(open_page, how):
         for _ in range(4):  # Tab from "clear" to sample 3 (the fourth button after it), then on to sample 7
             page.keyboard.press("Tab")
         page.keyboard.press(key)
-        page.wait_for_function(f'(g) => document.querySelector("{DIGIT}").dataset.input === g', arg=json.dumps(samples[k]["grid"]))
+        # the grid as JSON.stringify writes it: no spaces
+        page.wait_for_function(f'(g) => document.querySelector("{DIGIT}").dataset.input === g', arg=json.dumps(samples[k]["grid"], separators=(",", ":")))
         grid, logits = _read(page, DIGIT)
         assert grid == samples[k]["grid"]
         assert_equivalent(logits, _tiny_logits(grid), what=f"the page's logits for sample {k}")
