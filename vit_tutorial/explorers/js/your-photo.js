@@ -250,7 +250,7 @@ function render({ model, el }) {
     else if (location.protocol === "file:") { // a page opened from disk may not read the files next to it
       status.textContent = `Opened from a file on disk, this page can't read the weights next to it: choose them below `
         + `(vit.json and the .safetensors files in ${data.weights.path.replace(/vit\.json$/, "")} of the built book), or serve the `
-        + "book (python -m http.server -d _build/html, then open http://localhost:8000).";
+        + "book (python -m http.server -d _build/html, then open localhost:8000 in the browser).";
       weightPicker.hidden = false;
       weightFiles.focus();
     } else load(fetchWeights);
