@@ -60,6 +60,7 @@ def test_export_writes_shards_and_a_manifest(tmp_path):
     for f in manifest["files"]:
         path = tmp_path / "w" / f["name"]
         assert f["bytes"] == path.stat().st_size
+        assert path.stat().st_mode & 0o044 == 0o044, "readable by a web server running as another user"
         assert f["bytes"] <= 40_000 + 70_000  # at most the limit, unless one tensor alone is larger (33 KB here)
         with safe_open(str(path), "pt") as st:
             for k in st.keys():

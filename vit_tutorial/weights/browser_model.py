@@ -154,6 +154,7 @@ def export(model, folder, *, dtype: str = "int8", shard_bytes: int = SHARD_BYTES
     for i, shard in enumerate(shards):
         name = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
         save_file(shard, str(folder / name), metadata={"format": "pt"})
+        (folder / name).chmod(0o644)  # safetensors writes 0600 (a temporary file): a web server must read it
         data = (folder / name).read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         digest.update(sha.encode())
