@@ -3,7 +3,7 @@
 // "on" pixels of each 4 x 4 block counted, an 8 x 8 grid of 0..16; tiny.digits_to_pixels turns it into the
 // model's input. After each run the root carries data-input (the 64 values) and data-logits (the 10 logits).
 
-import { VT_OWN_KEYS, vtB64, vtCanvas, vtCanvasXY, vtDrawn, vtEl, vtHeat, vtRoot, vtSelect, vtSlider, vtStamp } from "./_common.js";
+import { VT_OWN_KEYS, vtB64, vtCanvas, vtCanvasXY, vtDrawn, vtEl, vtHeat, vtOnTheme, vtRoot, vtSelect, vtSlider, vtStamp, vtTheme } from "./_common.js";
 import { clsRollout, head, loadModel, simdInUse, softmax, vitTrace } from "./vit.js";
 
 const DIGIT = 8, BITMAP = 32, PAD = 240;
@@ -137,7 +137,7 @@ function render({ model, el }) {
     // the attention of [CLS] in every layer and head, and the mean of the heads
     const mc = maps.getContext("2d"), cell = 52, gap = 4, left = 62;
     mc.clearRect(0, 0, maps.width, maps.height);
-    mc.fillStyle = getComputedStyle(el).color || "#222"; mc.font = "12px sans-serif"; mc.textBaseline = "middle";
+    mc.fillStyle = vtTheme(el).fg; mc.font = "12px sans-serif"; mc.textBaseline = "middle"; // the page's light or dark text
     for (let h = 0; h <= H; h++) { mc.textAlign = "center"; mc.fillText(h < H ? `head ${h}` : "mean", left + h * (cell + gap) + cell / 2, 9); }
     for (let l = 0; l < L; l++) {
       mc.textAlign = "left"; mc.fillText(`layer ${l}`, 0, 22 + l * (cell + gap) + cell / 2);
@@ -169,6 +169,7 @@ function render({ model, el }) {
   ui.controls.append(pen.node, overlay.node);
   update();
   vtStamp(el, data);
+  return vtOnTheme(el, () => draw(Number(el.dataset.ms))); // the pad stays paper-white: the model reads dark ink on white
 }
 
 export default { render };

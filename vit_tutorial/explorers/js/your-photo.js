@@ -4,7 +4,7 @@
 // fetched only when the reader asks, and kept by the browser's cache. Until then the explorer shows a
 // sample photo with the numbers the build computed. After a run the root carries data-top5 (JSON).
 
-import { VT_OWN_KEYS, vtCanvas, vtDrawn, vtEl, vtFmt, vtHeat, vtImage, vtRoot, vtSelect, vtUnpack } from "./_common.js";
+import { VT_OWN_KEYS, vtCanvas, vtDrawn, vtEl, vtFmt, vtHeat, vtImage, vtOnTheme, vtRoot, vtSelect, vtTheme, vtUnpack } from "./_common.js";
 import { clsRollout, embed, encoderLayer, head, layerParts, loadModel, patchEmbed, preprocess, simdInUse, topK, vitTrace } from "./vit.js";
 
 // The worker's program: vit.js with its matmul.js (data.vit_js, one classic script: explorers/bundle.py's library)
@@ -132,6 +132,7 @@ function render({ model, el }) {
       what = `layer ${l}, ` + (state.head === "mean" ? "heads averaged" : `head ${state.head}`);
     }
     const [lo, hi] = vtHeat(ctx, heat, 0, rows, cols, 0, 0, S, S, { alpha: 0.55 });
+    ctx.strokeStyle = vtTheme(el).grid; ctx.lineWidth = 1; ctx.strokeRect(0.5, 0.5, S - 1, S - 1); // a frame in the page's colours
     table.replaceChildren(...state.top.map(([label, p], k) => vtEl("tr", {},
       vtEl("td", { text: `${k + 1}. ${label.split(",")[0]}`, title: label, style: "width: 45%; overflow-wrap: anywhere" }),
       vtEl("td", { style: "width: 40%" }, vtEl("div", { class: "vt-bar", style: `width: ${Math.max(0.5, p * 100)}%` })),
@@ -296,6 +297,8 @@ function render({ model, el }) {
   draw();
   vtImage(sample.photo).then((img) => { if (!state.photo) { picture = img; draw(); } });
   el.append(vtEl("p", { class: "vt-stamp", text: `${data.stamp || ""}${data.notice ? " — " + data.notice : ""}` }));
+  const unwatch = vtOnTheme(el, draw);
+  return () => { unwatch(); state.worker?.terminate?.(); }; // anywidget calls this when the view goes
 }
 
 function vtRgba(rgb) { // (n, 3) -> (n, 4), opaque
