@@ -137,10 +137,11 @@ function render({ model, el }) {
     // the attention of [CLS] in every layer and head, and the mean of the heads
     const mc = maps.getContext("2d"), cell = 52, gap = 4, left = 62;
     mc.clearRect(0, 0, maps.width, maps.height);
-    mc.fillStyle = vtTheme(el).fg; mc.font = "12px sans-serif"; mc.textBaseline = "middle"; // the page's light or dark text
+    const fg = vtTheme(el).fg; // the page's light or dark text (vtHeat leaves its last colour as fillStyle)
+    mc.fillStyle = fg; mc.font = "12px sans-serif"; mc.textBaseline = "middle";
     for (let h = 0; h <= H; h++) { mc.textAlign = "center"; mc.fillText(h < H ? `head ${h}` : "mean", left + h * (cell + gap) + cell / 2, 9); }
     for (let l = 0; l < L; l++) {
-      mc.textAlign = "left"; mc.fillText(`layer ${l}`, 0, 22 + l * (cell + gap) + cell / 2);
+      mc.fillStyle = fg; mc.textAlign = "left"; mc.fillText(`layer ${l}`, 0, 22 + l * (cell + gap) + cell / 2);
       for (let h = 0; h <= H; h++) vtHeat(mc, cls(l, h < H ? h : "mean"), 0, G, G, left + h * (cell + gap), 20 + l * (cell + gap), cell, cell);
     }
     // the three most probable digits
