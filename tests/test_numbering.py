@@ -59,7 +59,8 @@ def test_the_graders_table_shows_the_number():
         "alice/04_attention.ipynb",
         results.GRADED,
         chapter="04_attention",
-        exercises=[results.ExerciseResult("check_split_heads", results.PASSED, "", "4.2"), results.ExerciseResult("check_patchify", results.FAILED, "wrong shape")],
+        exercises=[results.ExerciseResult("check_split_heads", results.PASSED, "", "4.2"),
+                   results.ExerciseResult("check_patchify", results.FAILED, "wrong shape")],
     )
     table = results.table([result])
     assert "4.2 split_heads" in table and "  patchify " in table
