@@ -240,6 +240,10 @@ def main() -> int:
     patch()
     job = json.loads(sys.stdin.readline())
     sys.stdin.close()
+    if job.get("parent"):
+        from .lifeline import die_with_parent
+
+        die_with_parent(int(job["parent"]))  # killed with the grader (see .lifeline)
     # stdout is the answer pipe: keep it for the one signed line. Everything else printed here
     # (the checks' own messages, a kernel's output) goes to the log (stderr), as in a forked
     # worker; a full pipe that nobody reads until the end would otherwise block the worker.
