@@ -5,9 +5,11 @@
 What a submission is graded on comes from the book, never from the submission: its chapter
 from its file name (``alice_04_attention.ipynb`` is chapter ``04_attention``; a different
 chapter in the notebook's metadata is reported), its exercises from the book's notebook of
-that chapter (:mod:`.assignment`). Then, one submission at a time:
+that chapter (:mod:`.assignment`). Before any notebook runs, every hand-in is read, hashed and copied
+into a private folder of the grader (:mod:`.handins`); then, ``--jobs`` submissions at a time (:mod:`.parallel`),
+each alone:
 
-1. The file is read and validated (size, encoding, BOM, JSON depth, nbformat 4; :mod:`.submission`)
+1. Its copy is read and validated (size, encoding, BOM, JSON depth, nbformat 4; :mod:`.submission`)
    and copied, with the book's check cells restored, into a private temporary folder.
 2. A worker process (:mod:`.worker`, in a session of its own, started by :mod:`.isolation`) runs it top to bottom in a fresh
    kernel with a minimal environment (no instructor variables, a private HOME, cache and
@@ -22,8 +24,9 @@ that chapter (:mod:`.assignment`). Then, one submission at a time:
 5. The package's and the book's files are compared with a snapshot taken before grading;
    anything a submission changed is put back and flagged.
 
-Results (:mod:`.results`) are written to ``--json`` after every submission (atomically), so a crash, a kill or
-Ctrl-C keeps everything graded so far. No file is overwritten unless it is an earlier result
+Results (:mod:`.results`) are written to ``--json`` after every submission (atomically), in the order of the
+hand-ins, so a crash, a kill or Ctrl-C keeps everything graded so far, and ``--resume`` grades only the rest.
+Workers and kernels die with the grader (:mod:`.lifeline`). No file is overwritten unless it is an earlier result
 of this grader (or ``--force``), and never a notebook.
 
 Where bubblewrap (``bwrap``) is installed and runs, each kernel runs in it: the file system read-only
