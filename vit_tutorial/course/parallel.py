@@ -15,14 +15,13 @@ from collections import deque
 
 from .handins import HARMED, HandInChanged, HandIns, suspect
 from .isolation import Snapshot, WorkerRun
+from .prepare import prepare, settle
 from .results import GRADER_ERROR, INTERRUPTED, SubmissionResult
 
 
 def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: float, checks_module: str | None, salt: int,
               log_dir, chapter: str | None, kept: dict[int, SubmissionResult], on_result=None, progress=None) -> list[SubmissionResult]:
     """Grade every hand-in of ``handins`` not in ``kept`` (index -> result of an earlier run), ``jobs`` at a time."""
-    from .grade import prepare, settle
-
     items = handins.items
     done: dict[int, SubmissionResult] = dict(kept)
     pending = deque(i for i in range(len(items)) if i not in done)
