@@ -176,3 +176,25 @@ def test_without_a_sandbox_a_submission_that_rewrites_a_classmates_hand_in_harms
     seen = json.loads(found.read_text())
     assert seen["seen"] == [], seen  # no hand-in (nor a copy of one) in or below the kernel's folder and HOME
     assert not any(Path(seen[k]) in Path(f).parents for k in ("cwd", "home") for f in files)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the grader tells who sent a signal from /proc (Linux)")
+def test_without_a_sandbox_a_submission_that_signals_the_grader_harms_nobody(env, book, tmp_path):
+    attack = (  # the kernel's parent is the worker, whose parent is the grader
+        "import os, signal, time\n"
+        "grader = int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):\n"
+        "    os.kill(grader, sig)\n"
+        "time.sleep(3)")
+    files = [_hand_in(tmp_path, "a_attacker", _with_cell(_solved(), attack)), _hand_in(tmp_path, "b_next", _solved())]
+    out = tmp_path / "grades.json"
+    run = subprocess.run(_cli(*files, "--book", book, "--json", out, "--timeout", TIMEOUT, "--checks", CHECKS, "--jobs", 1),
+                         capture_output=True, text=True, timeout=4 * TIMEOUT + 120)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    assert data["complete"] is True
+    attacker, following = data["submissions"]
+    assert (attacker["status"], attacker["passed"]) == ("graded", 2) and (following["status"], following["passed"]) == ("graded", 2)
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        assert f"sent {name} to the grader (ignored)" in attacker["flags"], attacker["flags"]
+    assert not any("sent" in f for f in following["flags"])

@@ -53,6 +53,7 @@ from pathlib import Path
 from .assignment import book_notebooks
 from .handins import KEEP, HandIns, earlier_results
 from .isolation import Snapshot, hide_command_line, preload, run_worker
+from .lifeline import SignalGuard
 from .notebooks import project_root, shipped_book
 from .prepare import not_a_file, prepare, settle  # noqa: F401 - not_a_file: the grader's name for it
 from .results import (
@@ -126,7 +127,7 @@ def default_book() -> Path:
 
 def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT, progress=None, *,
           checks_module: str | None = None, on_result=None, log_dir: Path | None = None, salt: int | None = None,
-          chapter: str | None = None, jobs: int = 1, resume: Path | None = None) -> list[SubmissionResult]:
+          chapter: str | None = None, jobs: int = 1, resume: Path | None = None, guard=None) -> list[SubmissionResult]:
     """Grade every submission, ``jobs`` at a time (:mod:`.parallel`); the results in the order of ``paths``.
     ``book_dir`` defaults to the checkout's ``book/`` (else the book installed with the package).
 
@@ -134,7 +135,7 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
     finished so far, in the order of ``paths``. ``resume``: an earlier JSON of this grader, whose results are kept
     for the same files with the same contents (:func:`.handins.earlier_results`). On Ctrl-C the submissions in
     progress are marked interrupted, the rest "not graded", and ``KeyboardInterrupt`` is raised again after a
-    last ``on_result``.
+    last ``on_result``. ``guard``: a :class:`.lifeline.SignalGuard` holding the signals sent to the grader.
     """
     book_dir = Path(book_dir) if book_dir is not None else default_book()
     book = book_notebooks(book_dir)
@@ -152,7 +153,7 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
     try:
         kept = earlier_results(Path(resume), handins) if resume else {}
         return run_batch(handins, book, book_dir, jobs=jobs, timeout=timeout, checks_module=checks_module, salt=salt,
-                         log_dir=log_dir, chapter=chapter, kept=kept, on_result=on_result, progress=progress)
+                         log_dir=log_dir, chapter=chapter, kept=kept, on_result=on_result, progress=progress, guard=guard)
     finally:
         handins.close()
 
@@ -241,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
 
     interrupted = False
     try:
-        grade(args.submissions, book, args.timeout, progress=lambda m: print(m, file=sys.stderr, flush=True),
-              on_result=keep, log_dir=log_dir, salt=salt, chapter=args.chapter, checks_module=args.checks,
-              jobs=args.jobs or default_jobs(), resume=Path(args.resume) if args.resume else None)
+        with SignalGuard() as guard:  # a kernel's SIGTERM to the grader is ignored and flagged; yours stops it cleanly
+            grade(args.submissions, book, args.timeout, progress=lambda m: print(m, file=sys.stderr, flush=True),
+                  on_result=keep, log_dir=log_dir, salt=salt, chapter=args.chapter, checks_module=args.checks,
+                  jobs=args.jobs or default_jobs(), resume=Path(args.resume) if args.resume else None, guard=guard)
     except KeyboardInterrupt:
         interrupted = True
     except ValueError as err:  # --resume FILE that is not ours after all
@@ -263,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         if kept:
             print(f"Resumed: {kept} result(s) kept from {args.resume}, {len(results) - kept} graded now")
     if interrupted:
-        print("Interrupted: the results above are those finished before Ctrl-C.", file=sys.stderr)
+        again = f"; carry on with --resume {json_path}" if json_path is not None else ""
+        print(f"Interrupted: the results above are those finished before Ctrl-C (or a signal){again}.", file=sys.stderr)
         return 130
     return 0
 

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .assignment import Assignment
-from .lifeline import die_with_parent
+from .lifeline import die_with_parent, unblock
 from .results import CRASHED, GRADED, NOT_RUN, TIMEOUT, ExerciseResult, SubmissionResult
 from .worker import RESULT_PREFIX
 
@@ -195,6 +195,7 @@ def _start_worker(job: dict, log_path: Path, private: Path):
         code = 1
         try:
             die_with_parent(grader)  # killed with the grader, whatever kills it (see .lifeline)
+            unblock()  # the signals the grader holds (SignalGuard), for the worker and its kernel
             os.close(read)
             os.setsid()
             os.chdir(private)

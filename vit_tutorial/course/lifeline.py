@@ -45,3 +45,58 @@ def die_with_parent(parent: int | None = None) -> bool:
 
 
 _load()  # at import, in the grader: forked children then only call it
+
+
+class SignalGuard:
+    """While grading from the command line: SIGINT, SIGTERM and SIGHUP sent to the grader are held (blocked) and
+    read by :meth:`poll` in the grading loop. One sent by a submission's kernel or a program it started (its
+    environment holds that submission's private HOME) is ignored and reported against it; any other (Ctrl-C at
+    the terminal, ``kill`` from a shell) stops the grading cleanly, resumable with ``--resume``. Children unblock
+    them (:func:`unblock`). ``SIGKILL`` can't be held: ``--resume`` is the answer to it. Linux only (``/proc``);
+    elsewhere a no-op."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __init__(self):
+        self.active = sys.platform.startswith("linux") and hasattr(signal, "sigtimedwait")
+        self.old = None
+
+    def __enter__(self):
+        if self.active:
+            self.old = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+        return False
+
+    def poll(self, markers: dict) -> tuple[list[tuple[object, str]], str | None]:
+        """The signals held so far: ``([(key of the submission that sent it, its name), ...], name of a genuine
+        one or None)``; ``markers`` maps a key to the ``HOME=...`` of a running submission's kernel."""
+        sent, genuine = [], None
+        while self.active:
+            info = signal.sigtimedwait(self.SIGNALS, 0)
+            if info is None:
+                break
+            name = signal.Signals(info.si_signo).name
+            who = _sender(info.si_pid, markers) if info.si_pid > 0 else None
+            if who is None:
+                genuine = genuine or name
+            else:
+                sent.append((who, name))
+        return sent, genuine
+
+
+def _sender(pid: int, markers: dict):
+    try:
+        environ = open(f"/proc/{pid}/environ", "rb").read()
+    except OSError:
+        return None
+    return next((key for key, marker in markers.items() if marker.encode() + b"\0" in environ), None)
+
+
+def unblock() -> None:
+    """In a child of the grader: the signals :class:`SignalGuard` holds are delivered again."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SignalGuard.SIGNALS)

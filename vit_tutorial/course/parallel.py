@@ -15,13 +15,16 @@ from collections import deque
 
 from .handins import HARMED, HandInChanged, HandIns, suspect
 from .isolation import Snapshot, WorkerRun
+from .lifeline import SignalGuard
 from .prepare import prepare, settle
 from .results import GRADER_ERROR, INTERRUPTED, SubmissionResult
 
 
 def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: float, checks_module: str | None, salt: int,
-              log_dir, chapter: str | None, kept: dict[int, SubmissionResult], on_result=None, progress=None) -> list[SubmissionResult]:
-    """Grade every hand-in of ``handins`` not in ``kept`` (index -> result of an earlier run), ``jobs`` at a time."""
+              log_dir, chapter: str | None, kept: dict[int, SubmissionResult], on_result=None, progress=None,
+              guard: SignalGuard | None = None) -> list[SubmissionResult]:
+    """Grade every hand-in of ``handins`` not in ``kept`` (index -> result of an earlier run), ``jobs`` at a time.
+    ``guard``: the signals sent to the grader, held (the command line's; see :class:`.lifeline.SignalGuard`)."""
     items = handins.items
     done: dict[int, SubmissionResult] = dict(kept)
     pending = deque(i for i in range(len(items)) if i not in done)
@@ -88,6 +91,12 @@ def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: flo
             wait = min(run.end for run in runs) - time.monotonic()
             for run in select.select(runs, [], [], min(max(wait, 0.0), 1.0))[0]:
                 run.feed()
+            if guard is not None:
+                sent, genuine = guard.poll({i: f"HOME={run.work / 'home'}" for i, (run, _, _) in running.items()})
+                for i, name in sent:
+                    running[i][0].result.flags.append(f"sent {name} to the grader (ignored)")
+                if genuine:
+                    raise KeyboardInterrupt(genuine)
             for i in [i for i, (run, _, _) in running.items() if run.done or time.monotonic() >= run.end]:
                 run, snapshot, began = running.pop(i)
                 try:

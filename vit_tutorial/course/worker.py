@@ -240,9 +240,10 @@ def main() -> int:
     patch()
     job = json.loads(sys.stdin.readline())
     sys.stdin.close()
-    if job.get("parent"):
-        from .lifeline import die_with_parent
+    from .lifeline import die_with_parent, unblock
 
+    unblock()  # the signals the grader holds (SignalGuard), for this worker and its kernel
+    if job.get("parent"):
         die_with_parent(int(job["parent"]))  # killed with the grader (see .lifeline)
     # stdout is the answer pipe: keep it for the one signed line. Everything else printed here
     # (the checks' own messages, a kernel's output) goes to the log (stderr), as in a forked
