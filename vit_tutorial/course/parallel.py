@@ -94,7 +94,9 @@ def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: flo
             if guard is not None:
                 sent, genuine = guard.poll({i: f"HOME={run.work / 'home'}" for i, (run, _, _) in running.items()})
                 for i, name in sent:
-                    running[i][0].result.flags.append(f"sent {name} to the grader (ignored)")
+                    flags = running[i][0].result.flags
+                    if f"sent {name} to the grader (ignored)" not in flags:
+                        flags.append(f"sent {name} to the grader (ignored)")
                 if genuine:
                     raise KeyboardInterrupt(genuine)
             for i in [i for i, (run, _, _) in running.items() if run.done or time.monotonic() >= run.end]:
