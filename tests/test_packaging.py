@@ -71,9 +71,12 @@ def dists(tmp_path_factory) -> dict[str, Path]:
         return _prebuilt(Path(os.environ[DIST_ENV]))
     pytest.importorskip("build", reason="`build` comes with the dev extra")
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", *LICENSE_FILES):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", *LICENSE_FILES):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, src / name)
+    (src / "book").mkdir()
+    for notebook in (ROOT / "book").glob("*.ipynb"):  # the wheel ships them as vit_tutorial/book/ (setup.py)
+        shutil.copy2(notebook, src / "book" / notebook.name)
     shutil.copytree(PACKAGE, src / "vit_tutorial", ignore=shutil.ignore_patterns(*SKIP_PARTS, "*.pyc"))
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
@@ -123,8 +126,13 @@ def test_package_data_covers_explorer_scripts():
 
 
 @pytest.mark.slow  # builds the sdist and the wheel
-def test_check_wheel_contents_is_clean(dists):
-    result = subprocess.run([_tool("check-wheel-contents"), "--package", str(PACKAGE), str(dists["wheel"])],
+def test_check_wheel_contents_is_clean(dists, tmp_path):
+    tree = tmp_path / "vit_tutorial"  # the package as the wheel should hold it: with the book's notebooks (setup.py)
+    shutil.copytree(PACKAGE, tree, ignore=shutil.ignore_patterns(*SKIP_PARTS, "*.pyc"))
+    (tree / "book").mkdir()
+    for notebook in (ROOT / "book").glob("*.ipynb"):
+        shutil.copy2(notebook, tree / "book" / notebook.name)
+    result = subprocess.run([_tool("check-wheel-contents"), "--package", str(tree), str(dists["wheel"])],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -228,8 +236,10 @@ SMOKE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
-def test_wheel_installs_and_works_in_a_fresh_venv(dists, tmp_path):
+@pytest.fixture(scope="module")
+def fresh_venv(dists, tmp_path_factory) -> dict:
+    """A fresh venv with the wheel installed: {'python', 'bin', 'site', 'env'} (the environment to run it in)."""
+    tmp_path = tmp_path_factory.mktemp("fresh")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -244,10 +254,52 @@ def test_wheel_installs_and_works_in_a_fresh_venv(dists, tmp_path):
     # then the dependencies, as a plain path line (the .pth files there, e.g. an editable vit_tutorial, are not read)
     shared = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     Path(fresh_site, "_shared_dependencies.pth").write_text("\n".join(shared) + "\n")
-
     env.update(HF_HUB_OFFLINE="1", VIT_TUTORIAL_CACHE=str(tmp_path / "cache"), VIT_TUTORIAL_DEVICE="cpu", MPLBACKEND="Agg")
-    result = subprocess.run([str(python), "-I", "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    return {"python": python, "bin": python.parent, "site": Path(fresh_site), "env": env}
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_works_in_a_fresh_venv(fresh_venv, tmp_path):
+    result = subprocess.run([str(fresh_venv["python"]), "-I", "-c", SMOKE], cwd=tmp_path, env=fresh_venv["env"],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "SMOKE OK" in result.stdout, result.stdout + result.stderr
+
+
+GRADED_CHAPTER = "05_layernorm"  # two exercises, one of the quickest chapters to run
+
+
+@pytest.mark.slow
+def test_the_installed_package_hands_out_the_book_and_grades_from_an_empty_folder(fresh_venv, tmp_path):
+    """No checkout anywhere: `vit-tutorial notebooks DIR` writes a learner's copy of the book the wheel ships, and
+    the grader, run from an empty folder without --book, grades a hand-in against that book."""
+    shipped = fresh_venv["site"] / "vit_tutorial" / "book"
+    assert sorted(p.name for p in shipped.glob("*.ipynb")) == sorted(p.name for p in (ROOT / "book").glob("*.ipynb"))
+    here = tmp_path / "empty"
+    here.mkdir()
+    env = {**fresh_venv["env"], "VIT_TUTORIAL_WEIGHTS": "random"}
+
+    def run(*args, timeout=120):
+        return subprocess.run([str(fresh_venv["bin"] / args[0]), *map(str, args[1:])], cwd=here, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    learner = run("vit-tutorial", "notebooks", "mine")
+    assert learner.returncode == 0, learner.stdout + learner.stderr
+    copies = sorted((here / "mine").glob("*.ipynb"))
+    assert [p.name for p in copies] == sorted(p.name for p in shipped.glob("*.ipynb"))
+    assert not any('"solution"' in p.read_text(encoding="utf-8") for p in copies), "the learner's copy holds solutions"
+    (here / "theirs").mkdir()
+    (here / "theirs" / "notes.txt").write_text("mine")
+    refused = run("vit-tutorial", "notebooks", "theirs")  # a folder it did not create
+    assert refused.returncode == 1 and "not empty" in refused.stderr and os.listdir(here / "theirs") == ["notes.txt"]
+
+    (here / "alice").mkdir()  # the book's own notebook, solutions and all: every exercise passes
+    shutil.copy2(shipped / f"{GRADED_CHAPTER}.ipynb", here / "alice" / f"{GRADED_CHAPTER}.ipynb")
+    graded = run("vit-tutorial-grade", f"alice/{GRADED_CHAPTER}.ipynb", "--json", "grades.json", "--jobs", "1",
+                 "--logs", "logs", timeout=900)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    (result,) = json.loads((here / "grades.json").read_text())["submissions"]
+    assert (result["status"], result["chapter"]) == ("graded", GRADED_CHAPTER), result
+    assert result["total"] >= 2 and result["passed"] == result["total"], result
 
 
 # ----------------------------------------------------------------------------- lint and hooks

@@ -4,9 +4,11 @@ The book's notebooks     :mod:`.notebooks` (solutions, self-checks, safe writing
                          (what a chapter's exercises are, from the book)
 Handing out              :mod:`.student` (the student copy), :mod:`.instructor` (the book, solutions hidden),
                          :mod:`.otter` (otter-grader / Gradescope export)
-Grading                  :mod:`.grade` (the command and the loop) -> :mod:`.submission` (reading a file),
-                         :mod:`.review` (what looks like cheating), :mod:`.isolation` (one worker process per
-                         submission, leftovers, the checkout's snapshot), :mod:`.results` (table, JSON)
+Grading                  :mod:`.grade` (the command, one submission) -> :mod:`.parallel` (``--jobs`` at once),
+                         :mod:`.handins` (copied away and hashed before any notebook runs; ``--resume``),
+                         :mod:`.submission` (reading a file), :mod:`.review` (what looks like cheating),
+                         :mod:`.isolation` (one worker process per submission, leftovers, the checkout's
+                         snapshot), :mod:`.lifeline` (they die with the grader), :mod:`.results` (table, JSON)
 The worker process       :mod:`.worker` (runs one notebook, grades it with the real checks) -> :mod:`.kernel`
                          (the kernel and the calls into it), :mod:`.kernel_call` (the code run in the kernel),
                          :mod:`.sandbox` (bubblewrap)
@@ -14,5 +16,6 @@ Notebook execution       :mod:`.nbexec` keeps nbclient from stalling while it wa
                          kernels, and nbmake's as a pytest plugin)
 
 ``python -m vit_tutorial.student`` and ``python -m vit_tutorial.grade`` are the commands (also installed as
-``vit-tutorial-student`` and ``vit-tutorial-grade``).
+``vit-tutorial-student`` and ``vit-tutorial-grade``); ``vit-tutorial notebooks DIR`` (:mod:`.cli`) writes a
+learner's copy of the book that the package ships.
 """

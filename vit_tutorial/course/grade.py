@@ -5,9 +5,11 @@
 What a submission is graded on comes from the book, never from the submission: its chapter
 from its file name (``alice_04_attention.ipynb`` is chapter ``04_attention``; a different
 chapter in the notebook's metadata is reported), its exercises from the book's notebook of
-that chapter (:mod:`.assignment`). Then, one submission at a time:
+that chapter (:mod:`.assignment`). Before any notebook runs, every hand-in is read, hashed and copied
+into a private folder of the grader (:mod:`.handins`); then, ``--jobs`` submissions at a time (:mod:`.parallel`),
+each alone:
 
-1. The file is read and validated (size, encoding, BOM, JSON depth, nbformat 4; :mod:`.submission`)
+1. Its copy is read and validated (size, encoding, BOM, JSON depth, nbformat 4; :mod:`.submission`)
    and copied, with the book's check cells restored, into a private temporary folder.
 2. A worker process (:mod:`.worker`, in a session of its own, started by :mod:`.isolation`) runs it top to bottom in a fresh
    kernel with a minimal environment (no instructor variables, a private HOME, cache and
@@ -22,8 +24,9 @@ that chapter (:mod:`.assignment`). Then, one submission at a time:
 5. The package's and the book's files are compared with a snapshot taken before grading;
    anything a submission changed is put back and flagged.
 
-Results (:mod:`.results`) are written to ``--json`` after every submission (atomically), so a crash, a kill or
-Ctrl-C keeps everything graded so far. No file is overwritten unless it is an earlier result
+Results (:mod:`.results`) are written to ``--json`` after every submission (atomically), in the order of the
+hand-ins, so a crash, a kill or Ctrl-C keeps everything graded so far, and ``--resume`` grades only the rest.
+Workers and kernels die with the grader (:mod:`.lifeline`). No file is overwritten unless it is an earlier result
 of this grader (or ``--force``), and never a notebook.
 
 Where bubblewrap (``bwrap``) is installed and runs, each kernel runs in it: the file system read-only
@@ -41,33 +44,27 @@ import hashlib
 import json
 import math
 import os
-import re
 import secrets
-import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .assignment import book_notebooks, chapter_from_file_name, metadata_mismatch, read_assignment, restore_check_cells, stamped_chapter
+from .assignment import book_notebooks
+from .handins import KEEP, HandIns, earlier_results
 from .isolation import Snapshot, hide_command_line, preload, run_worker
-from .notebooks import project_root
+from .lifeline import SignalGuard
+from .notebooks import project_root, shipped_book
+from .prepare import not_a_file, prepare, settle  # noqa: F401 - not_a_file: the grader's name for it
 from .results import (
     GRADER_ERROR,
     INTERRUPTED,
-    INVALID,
-    NOT_FOUND,
-    NOT_RUN,
-    UNKNOWN_CHAPTER,
-    ExerciseResult,
     SubmissionResult,
     check_json_target,
     table,
     to_json,
     write_json,
 )
-from .review import review
-from .submission import Invalid, read_submission
 
 DEFAULT_TIMEOUT = 300
 NO_BOOK = ("can't find the book, whose notebooks say what each chapter's exercises are: run the grader in the "
@@ -79,71 +76,24 @@ NO_BOOK = ("can't find the book, whose notebooks say what each chapter's exercis
 
 def grade_one(path: Path, book: dict[str, Path], timeout: float = DEFAULT_TIMEOUT, *, checks_module: str | None = None,
               salt: int | None = None, log_dir: Path | None = None, snapshot: Snapshot | None = None,
-              chapter: str | None = None, label: str | None = None) -> SubmissionResult:
-    """Grade one submission; never raises (except KeyboardInterrupt)."""
+              chapter: str | None = None, label: str | None = None, data: bytes | None = None) -> SubmissionResult:
+    """Grade one submission, and wait for it; never raises (except KeyboardInterrupt)."""
     path = Path(path)
     result = SubmissionResult(file=str(path), status=GRADER_ERROR, label=label or str(path))
     salt = salt if salt is not None else secrets.randbits(62)
     start = time.monotonic()
     try:
-        name = chapter or chapter_from_file_name(path, book)
-        assignment = read_assignment(book[name], name) if name in book else None
-        result.chapter = name if assignment else None
-        if not path.is_file():
-            result.status, result.detail = not_a_file(path)
-            return result
-        try:
-            nb = read_submission(path)
-        except Invalid as err:
-            result.status, result.detail = INVALID, str(err)
-            if assignment:
-                result.exercises = [ExerciseResult(c.name, NOT_RUN, "the file could not be read", c.number or "") for c in assignment.checks]
-            return result
-        if assignment is None:
-            stamp = stamped_chapter(nb)
-            result.status = UNKNOWN_CHAPTER
-            result.detail = ("its file name names no chapter of the book" + (
-                f" (its metadata says {stamp!r}; rename the file, or pass --chapter)" if stamp else
-                "; rename it like the book's notebook (e.g. 04_attention.ipynb), or pass --chapter"))
-            return result
-        mismatch = metadata_mismatch(nb, assignment)
-        if mismatch:
-            result.notes.append(mismatch)
-            result.flags.append(f"metadata: {mismatch}")
-        result.flags += review(nb, assignment)
-        result.notes += restore_check_cells(nb, assignment)
-        log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
-        log_path = log_dir.resolve() / (re.sub(r"[^\w.-]+", "_", result.label).strip("_") + ".log")
-        result.log = str(log_path)
-        run_worker(nb, assignment, timeout, checks_module, salt, log_path, result)
+        job = prepare(path, book, result, data=data, chapter=chapter, log_dir=log_dir)
+        if job is not None:
+            run_worker(job.nb, job.assignment, timeout, checks_module, salt, job.log_path, result)
     except KeyboardInterrupt:
         result.status, result.detail = INTERRUPTED, "grading was interrupted (Ctrl-C)"
         raise
     except Exception as err:  # noqa: BLE001 - one broken submission must not stop the others
         result.status, result.detail = GRADER_ERROR, f"{type(err).__name__}: {err}"
     finally:
-        if snapshot is not None:  # taken just before this submission ran: only its window is compared
-            changed = snapshot.restore()
-            if changed:
-                result.flags.append(f"changed the checkout's files (put back): {', '.join(changed[:5])}")
-        if not result.seconds:
-            result.seconds = time.monotonic() - start
+        settle(result, snapshot, start)
     return result
-
-
-def not_a_file(path: Path) -> tuple[str, str]:
-    """The status and detail for a hand-in that is not a regular file: what it is instead (never opened)."""
-    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
-    link = f"a symbolic link to {os.readlink(path)}, which is " if path.is_symlink() else ""
-    try:
-        mode = path.stat().st_mode
-    except OSError as err:
-        if link:
-            return NOT_FOUND, f"{link}missing ({err.strerror})"
-        return NOT_FOUND, "no such file" if not os.path.lexists(path) else f"can't be read ({err.strerror})"
-    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
-    return INVALID, f"{link}{kind}, not a notebook file: hand in the .ipynb file itself"
 
 
 def labels(paths) -> list[str]:
@@ -156,20 +106,38 @@ def labels(paths) -> list[str]:
     return [str(p.relative_to(common)) if p.is_relative_to(common) else str(p) for p in resolved]
 
 
+def default_jobs() -> int:
+    """How many submissions to grade at once by default: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_book() -> Path:
+    """The checkout's ``book/``, else the book installed with the package; ``FileNotFoundError`` naming --book."""
+    try:
+        return project_root() / "book"
+    except FileNotFoundError:
+        shipped = shipped_book()
+        if shipped is None:
+            raise FileNotFoundError(NO_BOOK) from None
+        return shipped
+
+
 def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT, progress=None, *,
           checks_module: str | None = None, on_result=None, log_dir: Path | None = None, salt: int | None = None,
-          chapter: str | None = None) -> list[SubmissionResult]:
-    """Grade every submission in turn. ``book_dir`` defaults to the checkout's ``book/``.
+          chapter: str | None = None, jobs: int = 1, resume: Path | None = None, guard=None) -> list[SubmissionResult]:
+    """Grade every submission, ``jobs`` at a time (:mod:`.parallel`); the results in the order of ``paths``.
+    ``book_dir`` defaults to the checkout's ``book/`` (else the book installed with the package).
 
-    ``on_result(results_so_far)`` is called after each submission (the CLI writes the JSON there).
-    On Ctrl-C the submission in progress is marked interrupted, the rest "not graded", and
-    ``KeyboardInterrupt`` is raised again after a last ``on_result``.
+    ``on_result(results_so_far)`` is called after each submission (the CLI writes the JSON there), with those
+    finished so far, in the order of ``paths``. ``resume``: an earlier JSON of this grader, whose results are kept
+    for the same files with the same contents (:func:`.handins.earlier_results`). On Ctrl-C the submissions in
+    progress are marked interrupted, the rest "not graded", and ``KeyboardInterrupt`` is raised again after a
+    last ``on_result``. ``guard``: a :class:`.lifeline.SignalGuard` holding the signals sent to the grader.
     """
-    if book_dir is None:
-        try:
-            book_dir = project_root() / "book"
-        except FileNotFoundError:
-            raise FileNotFoundError(NO_BOOK) from None
+    book_dir = Path(book_dir) if book_dir is not None else default_book()
     book = book_notebooks(book_dir)
     if not book:
         raise FileNotFoundError(f"{book_dir}: no chapter notebooks (*.ipynb) there; {NO_BOOK}")
@@ -179,27 +147,15 @@ def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
     log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="vit-grade-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     salt = salt if salt is not None else secrets.randbits(62)
-    results: list[SubmissionResult] = []
-    names = labels(paths)
-    for path, label in zip(paths, names):
-        if progress:
-            progress(f"grading {label} ...")
-        try:
-            snapshot = Snapshot(book_dir)  # anew for each submission, so that your own edits between them are kept
-            r = grade_one(Path(path), book, timeout, checks_module=checks_module, salt=salt, log_dir=log_dir,
-                          snapshot=snapshot, chapter=chapter, label=label)
-        except KeyboardInterrupt:
-            results.append(SubmissionResult(str(path), INTERRUPTED, "grading was interrupted (Ctrl-C)", label=label))
-            results += [SubmissionResult(str(p), INTERRUPTED, "not graded: grading was interrupted", label=n)
-                        for p, n in zip(paths[len(results):], names[len(results):])]
-            if on_result:
-                on_result(results)
-            raise
-        r.label = label
-        results.append(r)
-        if on_result:
-            on_result(results)
-    return results
+    from .parallel import run_batch
+
+    handins = HandIns(list(paths), labels(paths))  # every hand-in read and copied away before any notebook runs
+    try:
+        kept = earlier_results(Path(resume), handins) if resume else {}
+        return run_batch(handins, book, book_dir, jobs=jobs, timeout=timeout, checks_module=checks_module, salt=salt,
+                         log_dir=log_dir, chapter=chapter, kept=kept, on_result=on_result, progress=progress, guard=guard)
+    finally:
+        handins.close()
 
 
 def _positive_seconds(text: str) -> float:
@@ -212,17 +168,32 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs must be a whole number of submissions at once, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be 1 or more, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vit_tutorial.grade",
-        description="Run submitted notebooks one at a time in fresh, isolated kernels and grade each exercise with "
-                    "the grader's own checks (chapter and exercises from the book, by file name).",
+        description="Run submitted notebooks in fresh, isolated kernels (several at once with --jobs) and grade each "
+                    "exercise with the grader's own checks (chapter and exercises from the book, by file name).",
     )
     parser.add_argument("submissions", nargs="+", help="the submitted .ipynb files (e.g. submissions/*/04_attention.ipynb)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON, updated after every submission; '-' for stdout")
+    parser.add_argument("--resume", metavar="FILE", help="an earlier --json of this grader (e.g. of a run that was killed): keep its "
+                        "results for the same files with the same contents, grade only the rest; writes to FILE unless --json says otherwise")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=None,
+                        help=f"how many submissions to grade at once, each in its own kernel (default: the cores, here {default_jobs()})")
     parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
                         help=f"seconds one notebook may run (default {DEFAULT_TIMEOUT})")
-    parser.add_argument("--book", help="the book's notebooks, which say what each chapter's exercises are (default: book/ of the checkout)")
+    parser.add_argument("--book", help="the book's notebooks, which say what each chapter's exercises are "
+                        "(default: book/ of the checkout, else the book installed with the package)")
     parser.add_argument("--chapter", help="grade every submission as this chapter of the book (e.g. 04_attention), whatever its file name")
     parser.add_argument("--logs", metavar="DIR", help="where to keep each submission's kernel log (default: a new temporary folder)")
     parser.add_argument("--force", action="store_true", help="let --json replace a file that is not an earlier result of this grader")
@@ -236,11 +207,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--book {book}: no such folder")
     if book is None:
         try:
-            book = project_root() / "book"
+            book = default_book()
         except FileNotFoundError:
             parser.error(NO_BOOK)
     if not book_notebooks(book):
         parser.error(f"{'--book ' if args.book else ''}{book}: no chapter notebooks (*.ipynb) there; {NO_BOOK}")
+    if args.resume:
+        if not Path(args.resume).is_file():
+            parser.error(f"--resume {args.resume}: no such file")
+        args.json = args.json or args.resume
+        try:
+            check_json_target(args.resume, args.submissions, force=False)  # ours: an earlier result of this grader
+        except ValueError as err:
+            parser.error(str(err).replace("--json", "--resume", 1))
     try:
         json_path = check_json_target(args.json, args.submissions, args.force) if args.json else None
     except ValueError as err:
@@ -263,10 +242,14 @@ def main(argv: list[str] | None = None) -> int:
 
     interrupted = False
     try:
-        grade(args.submissions, book, args.timeout, progress=lambda m: print(m, file=sys.stderr, flush=True),
-              on_result=keep, log_dir=log_dir, salt=salt, chapter=args.chapter, checks_module=args.checks)
+        with SignalGuard() as guard:  # a kernel's SIGTERM to the grader is ignored and flagged; yours stops it cleanly
+            grade(args.submissions, book, args.timeout, progress=lambda m: print(m, file=sys.stderr, flush=True),
+                  on_result=keep, log_dir=log_dir, salt=salt, chapter=args.chapter, checks_module=args.checks,
+                  jobs=args.jobs or default_jobs(), resume=Path(args.resume) if args.resume else None, guard=guard)
     except KeyboardInterrupt:
         interrupted = True
+    except ValueError as err:  # --resume FILE that is not ours after all
+        parser.error(str(err))
     if args.json == "-":
         print(json.dumps(to_json(results, not interrupted, salt), indent=1, ensure_ascii=False))
     else:
@@ -278,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Kernel logs: {log_dir}")
         for note in dict.fromkeys(r.sandbox for r in results if r.sandbox):
             print(f"Sandbox: {note}")
+        kept = sum(KEEP in r.notes for r in results)
+        if kept:
+            print(f"Resumed: {kept} result(s) kept from {args.resume}, {len(results) - kept} graded now")
     if interrupted:
-        print("Interrupted: the results above are those finished before Ctrl-C.", file=sys.stderr)
+        again = f"; carry on with --resume {json_path}" if json_path is not None else ""
+        print(f"Interrupted: the results above are those finished before Ctrl-C (or a signal){again}.", file=sys.stderr)
         return 130
     return 0
 

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .assignment import Assignment
+from .lifeline import die_with_parent, unblock
 from .results import CRASHED, GRADED, NOT_RUN, TIMEOUT, ExerciseResult, SubmissionResult
 from .worker import RESULT_PREFIX
 
@@ -188,10 +189,13 @@ def _start_worker(job: dict, log_path: Path, private: Path):
         return proc.pid, proc.stdout.fileno(), proc
     read, write = os.pipe()
     sys.stdout.flush(), sys.stderr.flush()
+    grader = os.getpid()
     pid = os.fork()
     if pid == 0:  # the worker
         code = 1
         try:
+            die_with_parent(grader)  # killed with the grader, whatever kills it (see .lifeline)
+            unblock()  # the signals the grader holds (SignalGuard), for the worker and its kernel
             os.close(read)
             os.setsid()
             os.chdir(private)
@@ -225,50 +229,86 @@ def _start_worker(job: dict, log_path: Path, private: Path):
     return pid, read, None
 
 
-def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | None, salt: int,
-               log_path: Path, result: SubmissionResult) -> None:
-    """Grade ``nb`` in a worker process; fill ``result`` from its signed answer."""
-    import select
+class WorkerRun:
+    """One submission's worker, started at once; the caller waits on :meth:`fileno` (``select``), calls :meth:`feed`
+    when it is readable, and :meth:`finish` once it is done (:attr:`done`) or past its :attr:`end`: that kills what is
+    left of it and fills ``result`` from its signed answer. Several may run at once (``--jobs``), each alone in its
+    own session, private folder, HOME and kernel."""
 
-    secret = secrets.token_bytes(32)
-    limit = timeout * 2 + CALL_TIMEOUT * max(1, len(assignment.checks)) + 120
-    with tempfile.TemporaryDirectory(prefix="vit-grade-") as private:
-        private = Path(private)
-        work = private / "w"
-        work.mkdir()
-        job = {"secret": secret.hex(), "work": str(work), "notebook": nb, "timeout": timeout,
+    def __init__(self, nb, assignment: Assignment, timeout: float, checks_module: str | None, salt: int,
+                 log_path: Path, result: SubmissionResult):
+        self.assignment, self.result, self.done = assignment, result, False
+        self.secret = secrets.token_bytes(32)
+        self.limit = timeout * 2 + CALL_TIMEOUT * max(1, len(assignment.checks)) + 120
+        self.folder = tempfile.TemporaryDirectory(prefix="vit-grade-")
+        private = Path(self.folder.name)
+        self.work = private / "w"
+        self.work.mkdir()
+        job = {"secret": self.secret.hex(), "work": str(self.work), "notebook": nb, "timeout": timeout,
                "call_timeout": min(CALL_TIMEOUT, timeout), "checks_module": checks_module, "salt": salt,
-               "log": str(log_path), "checks": [asdict(c) for c in assignment.checks]}
-        pid, fd, proc = _start_worker(job, log_path, private)
-        chunks, end = [], time.monotonic() + limit
+               "log": str(log_path), "checks": [asdict(c) for c in assignment.checks], "parent": os.getpid()}
         try:
-            while True:
-                left = end - time.monotonic()
-                if left <= 0:
-                    result.status, result.detail = TIMEOUT, f"the grader's worker did not finish within {limit:g} s"
-                    break
-                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
-                if ready:
-                    chunk = os.read(fd, 1 << 16)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-        finally:
-            _kill_group(pid)  # the worker and whatever stayed in its session's group
-            if proc is None:
-                os.close(fd)
+            self.pid, self.fd, self.proc = _start_worker(job, log_path, private)
+        except BaseException:
+            self.folder.cleanup()
+            raise
+        self.chunks: list[bytes] = []
+        self.end = time.monotonic() + self.limit
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def feed(self) -> None:
+        """Read what the worker wrote (call when :meth:`fileno` is readable); :attr:`done` at its end."""
+        chunk = os.read(self.fd, 1 << 16)
+        if chunk:
+            self.chunks.append(chunk)
+        else:
+            self.done = True
+
+    def finish(self, interrupted: bool = False) -> None:
+        """Kill the worker and all it left; fill the result (a time-out if it is not :attr:`done`)."""
+        result = self.result
+        if not self.done and not interrupted:
+            result.status, result.detail = TIMEOUT, f"the grader's worker did not finish within {self.limit:g} s"
+        try:
+            _kill_group(self.pid)  # the worker and whatever stayed in its session's group
+            if self.proc is None:
+                os.close(self.fd)
                 try:
-                    _, status = os.waitpid(pid, 0)
+                    _, status = os.waitpid(self.pid, 0)
                 except ChildProcessError:
                     status = 0
                 returncode = os.waitstatus_to_exitcode(status)
             else:
-                proc.kill()
-                returncode = proc.wait()
-            left = kill_leftovers(f"HOME={work / 'home'}")
+                self.proc.kill()
+                returncode = self.proc.wait()
+            left = kill_leftovers(f"HOME={self.work / 'home'}")
             if left:
                 result.flags.append(f"left {left} process(es) running after its notebook (killed)")
-    out = b"".join(chunks)
+        finally:
+            self.folder.cleanup()
+        if not interrupted:
+            _read_answer(b"".join(self.chunks), self.secret, self.assignment, result, returncode)
+
+
+def run_worker(nb, assignment: Assignment, timeout: float, checks_module: str | None, salt: int,
+               log_path: Path, result: SubmissionResult) -> None:
+    """Grade ``nb`` in a worker process, and wait for it; fill ``result`` from its signed answer."""
+    import select
+
+    run = WorkerRun(nb, assignment, timeout, checks_module, salt, log_path, result)
+    interrupted = True
+    try:
+        while not run.done and time.monotonic() < run.end:
+            if select.select([run], [], [], min(max(run.end - time.monotonic(), 0), 1.0))[0]:
+                run.feed()
+        interrupted = False
+    finally:
+        run.finish(interrupted)
+
+
+def _read_answer(out: bytes, secret: bytes, assignment: Assignment, result: SubmissionResult, returncode: int) -> None:
     answer = None
     for line in out.decode("utf-8", "replace").splitlines():
         if not line.startswith(RESULT_PREFIX):

@@ -16,6 +16,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from .lifeline import die_with_parent
 from .sandbox import sandbox
 
 MAX_OUTPUT_BYTES = 512 * 2**20
@@ -140,6 +141,18 @@ def _ignore_sigint():  # bwrap would die of the SIGINT that interrupts the kerne
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _child_setup(parent: int, wrapped: bool):
+    """What the kernel's process does between fork and exec: die with the worker (see :mod:`.lifeline`;
+    ``exec`` keeps the request), and in bubblewrap ignore SIGINT (see :func:`_ignore_sigint`)."""
+
+    def setup():
+        die_with_parent(parent)
+        if wrapped:
+            _ignore_sigint()
+
+    return setup
+
+
 class Runner:
     """One kernel in ``work``: run notebook cells, and the grader's calls."""
 
@@ -178,7 +191,8 @@ class Runner:
         return any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in self.payloads)
 
     def __enter__(self):
-        launch = {"preexec_fn": _ignore_sigint} if self.wrapper else {}  # the kernel itself sets its own handler
+        # the kernel itself sets its own SIGINT handler; no preexec_fn on Windows (nor a parent-death signal)
+        launch = {"preexec_fn": _child_setup(os.getpid(), bool(self.wrapper))} if os.name == "posix" else {}
         self._ctx = self.client.setup_kernel(env=kernel_env(self.work), stdout=self.log, stderr=self.log, **launch)
         self._ctx.__enter__()
         try:

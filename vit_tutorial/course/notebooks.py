@@ -169,6 +169,13 @@ def project_root(start: Path | None = None) -> Path:
     )
 
 
+def shipped_book() -> Path | None:
+    """The book's chapter notebooks installed with the package (``vit_tutorial/book/``, in the wheel), or ``None``
+    (a checkout: the book is its ``book/`` folder)."""
+    folder = Path(__file__).resolve().parents[1] / "book"
+    return folder if any(folder.glob("*.ipynb")) else None
+
+
 class RefusedError(Exception):
     """Writing would overwrite or delete someone's work; nothing was changed."""
 

@@ -48,6 +48,8 @@ class SubmissionResult:
     flags: list[str] = field(default_factory=list)  # for the instructor to review
     log: str | None = None
     sandbox: str = ""  # how the kernel was isolated: "bubblewrap (...)" or "none (why)"
+    sha256: str = ""  # of the hand-in as the grader read it (before any notebook ran); --resume keeps a result only for the same
+    seed: int | None = None  # the secret salt of the checks' inputs in the run that graded it
 
     @property
     def passed(self) -> int:
@@ -59,6 +61,15 @@ class SubmissionResult:
             e["name"] = e["check"].removeprefix("check_")
         d.update(passed=self.passed, total=len(self.exercises), seconds=round(self.seconds, 2))
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SubmissionResult:
+        """A result as :meth:`to_dict` wrote it (``--resume``)."""
+        names = set(cls.__dataclass_fields__) - {"exercises"}
+        result = cls(**{k: v for k, v in d.items() if k in names})
+        result.exercises = [ExerciseResult(e["check"], e["status"], e.get("message", ""), e.get("number", ""))
+                            for e in d.get("exercises") or []]
+        return result
 
 
 def _short(text: str, width: int) -> str:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from .instructor import instructor_build
-from .notebooks import METADATA_KEY, RefusedError, notebook_text, project_root, read_notebook, same_folder, student_notebook, write_tracked
+from .notebooks import METADATA_KEY, RefusedError, notebook_text, project_root, read_notebook, same_folder, shipped_book, student_notebook, write_tracked
 from .numbering import describe
 
 MANIFEST = ".vit-tutorial-student-copy.json"  # what the student copy wrote, with checksums
@@ -57,6 +57,16 @@ def write_student_copy(out_dir: Path, book_dir: Path, force: bool = False) -> li
     return write_tracked(out_dir, texts, MANIFEST, "vit_tutorial.student", force)
 
 
+def _default_book(project: str | None) -> Path:
+    """The project's ``book/`` (``--project``, else here or the checkout), else the book installed with the package."""
+    try:
+        return project_root(Path(project) if project else None) / "book"
+    except FileNotFoundError:
+        if project is None and shipped_book() is not None:
+            return shipped_book()
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vit_tutorial.student",
@@ -79,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             html = instructor_build(Path(args.instructor_build), Path(args.project) if args.project else None, strict=not args.no_strict, force=args.force)
             print(f"The instructor build (solutions hidden) is at {html / 'index.html'}")
             return 0
-        book = Path(args.book) if args.book else project_root(Path(args.project) if args.project else None) / "book"
+        book = Path(args.book) if args.book else _default_book(args.project)
         written = write_student_copy(Path(args.out_dir), book, force=args.force)
     except (RefusedError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -26,14 +26,15 @@ def _depth(value, limit: int) -> int:
     return deepest
 
 
-def read_submission(path: Path):
-    """The notebook at ``path``, outputs cleared; :class:`Invalid` with a reason if it can't be graded."""
+def read_submission(path: Path, data: bytes | None = None):
+    """The notebook at ``path`` (or its bytes ``data``, read before), outputs cleared; :class:`Invalid` with a reason
+    if it can't be graded."""
     import nbformat
 
-    size = path.stat().st_size
+    size = path.stat().st_size if data is None else len(data)
     if size > MAX_BYTES:
         raise Invalid(f"too large ({size / 2**20:.0f} MiB; a notebook without outputs is well under {MAX_BYTES >> 20} MiB)")
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     if data.startswith(b"\xef\xbb\xbf"):
         raise Invalid("starts with a byte-order mark (BOM): save it again as plain UTF-8 (Jupyter does)")
     try:

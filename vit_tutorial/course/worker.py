@@ -240,6 +240,11 @@ def main() -> int:
     patch()
     job = json.loads(sys.stdin.readline())
     sys.stdin.close()
+    from .lifeline import die_with_parent, unblock
+
+    unblock()  # the signals the grader holds (SignalGuard), for this worker and its kernel
+    if job.get("parent"):
+        die_with_parent(int(job["parent"]))  # killed with the grader (see .lifeline)
     # stdout is the answer pipe: keep it for the one signed line. Everything else printed here
     # (the checks' own messages, a kernel's output) goes to the log (stderr), as in a forked
     # worker; a full pipe that nobody reads until the end would otherwise block the worker.
