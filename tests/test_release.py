@@ -521,8 +521,6 @@ def serve():
 
 def _open(chromium, url: str):
     """A page opened with every request, console error and page error recorded (off-machine requests aborted)."""
-    from test_browser import THEME_CONSOLE_NOISE  # the theme's own first-visit message, not ours
-
     record = {"requests": [], "errors": [], "failed": []}
     context = chromium.new_context()
     context.route(
@@ -537,7 +535,7 @@ def _open(chromium, url: str):
     page.on("request", lambda request: record["requests"].append(request.url))
     page.on(
         "console",
-        lambda message: record["errors"].append(message.text) if message.type == "error" and not message.text.startswith(THEME_CONSOLE_NOISE) else None,
+        lambda message: record["errors"].append(message.text) if message.type == "error" else None,
     )
     page.on("pageerror", lambda error: record["errors"].append(str(error)))
     page.on("requestfailed", lambda request: record["failed"].append(f"{request.method} {request.url} {request.failure}"))
