@@ -112,3 +112,25 @@ def test_install_browser_script():
     assert os.access(script, os.X_OK)
     text = script.read_text()
     assert "chromium-driver" in text and "apt-get update" in text
+
+
+def _title(page: str) -> str:
+    """The first `# ` heading of a page of the table of contents (a notebook's or a Markdown file's)."""
+    path = ROOT / f"{page}.ipynb"
+    if path.is_file():
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                         if c["cell_type"] == "markdown")
+    else:
+        text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    return next(line[2:].strip() for line in text.splitlines() if line.startswith("# "))
+
+
+def test_chapters_and_appendices_are_numbered_in_the_order_of_the_table_of_contents():
+    """Each page's number (1., 2., ... A1., A2., ...) is its place in the table of contents: a new appendix
+    renumbers the ones after it (once A4 became the JavaScript ViT, notation and the glossary kept A4 and A5)."""
+    numbers = [m.group(1) for m in (re.match(r"(A?\d+)\. ", _title(p)) for p in PAGES) if m]
+    chapters = [n for n in numbers if not n.startswith("A")]
+    appendices = [n for n in numbers if n.startswith("A")]
+    assert chapters == [str(i) for i in range(1, len(chapters) + 1)], numbers
+    assert appendices == [f"A{i}" for i in range(1, len(appendices) + 1)], numbers
+    assert len(chapters) >= 10 and len(appendices) >= 6, numbers
