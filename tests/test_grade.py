@@ -310,9 +310,9 @@ def test_ctrl_c_keeps_what_is_done(graded, tmp_path):
     assert "Interrupted" in stderr and "tiny_malformed.ipynb" in stdout
 
 
-NOWHERE = ("import sys\nfrom vit_tutorial.course import grade\n"
+NOWHERE = ("import sys\nfrom vit_tutorial.course import grade, notebooks\n"
            "def nowhere(start=None):\n    raise FileNotFoundError('no checkout')\n"  # as from an installed wheel
-           "grade.project_root = nowhere\nsys.exit(grade.main(sys.argv[1:]))")
+           "notebooks.project_root = nowhere\nsys.exit(grade.main(sys.argv[1:]))")
 
 
 @pytest.mark.parametrize("book", [None, "empty"])

@@ -16,24 +16,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from .notebooks import RefusedError, project_root, shipped_book, write_tracked
+from .notebooks import RefusedError, book_folder, write_tracked
 
 MANIFEST = ".vit-tutorial-notebooks.json"  # what `notebooks --solutions` wrote (the student copy keeps its own)
 NO_BOOK = ("can't find the book's notebooks: this vit_tutorial was installed without them (an editable install "
            "outside its checkout?); run this in the vit-tutorial checkout, or pass --book DIR")
 
 
-def book_folder(book: str | None = None) -> Path:
+def chosen_book(book: str | None = None) -> Path:
     """``book``, else the checkout's ``book/`` (run in a checkout), else the book installed with the package."""
-    if book:
-        return Path(book)
-    try:
-        return project_root() / "book"
-    except FileNotFoundError:
-        shipped = shipped_book()
-        if shipped is None:
-            raise FileNotFoundError(NO_BOOK) from None
-        return shipped
+    return Path(book) if book else book_folder(NO_BOOK)
 
 
 def write_notebooks(out_dir: Path, book: Path, solutions: bool = False, force: bool = False) -> list[Path]:
@@ -60,7 +52,7 @@ def notebooks_main(argv: list[str]) -> int:
                         "overwrite notebooks edited since it wrote them")
     args = parser.parse_args(argv)
     try:
-        book = book_folder(args.book)
+        book = chosen_book(args.book)
         if not book.is_dir():
             parser.error(f"--book {book}: no such folder")
         written = write_notebooks(Path(args.out_dir), book, args.solutions, args.force)

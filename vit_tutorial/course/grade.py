@@ -54,7 +54,7 @@ from .assignment import book_notebooks
 from .handins import KEEP, HandIns, earlier_results
 from .isolation import Snapshot, hide_command_line, preload, run_worker
 from .lifeline import SignalGuard
-from .notebooks import project_root, shipped_book
+from .notebooks import book_folder
 from .prepare import not_a_file, prepare, settle  # noqa: F401 - not_a_file: the grader's name for it
 from .results import (
     GRADER_ERROR,
@@ -116,13 +116,7 @@ def default_jobs() -> int:
 
 def default_book() -> Path:
     """The checkout's ``book/``, else the book installed with the package; ``FileNotFoundError`` naming --book."""
-    try:
-        return project_root() / "book"
-    except FileNotFoundError:
-        shipped = shipped_book()
-        if shipped is None:
-            raise FileNotFoundError(NO_BOOK) from None
-        return shipped
+    return book_folder(NO_BOOK)
 
 
 def grade(paths, book_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT, progress=None, *,

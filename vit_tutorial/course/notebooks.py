@@ -176,6 +176,17 @@ def shipped_book() -> Path | None:
     return folder if any(folder.glob("*.ipynb")) else None
 
 
+def book_folder(missing: str) -> Path:
+    """The checkout's ``book/``, else the book installed with the package; ``FileNotFoundError(missing)`` if neither."""
+    try:
+        return project_root() / "book"
+    except FileNotFoundError:
+        shipped = shipped_book()
+        if shipped is None:
+            raise FileNotFoundError(missing) from None
+        return shipped
+
+
 class RefusedError(Exception):
     """Writing would overwrite or delete someone's work; nothing was changed."""
 
