@@ -23,8 +23,8 @@ from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
 from vit_tutorial.course import assignment, grade, notebooks, review
 
 TIMEOUT = 60
-# with --dist loadgroup (make test) the catalogue is graded once, on one worker
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade_attacks"), pytest.mark.transformers_free]
+# with --dist loadfile (make test) the catalogue is graded once, on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.transformers_free]
 # transformers_free: nothing here can depend on the transformers major (make test runs it with transformers blocked; CI on 5.x only)
 
 TESTS = str(Path(__file__).resolve().parent)

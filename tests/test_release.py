@@ -458,7 +458,6 @@ def check_sharing_and_footer(html: Path, pages, book_version: str, built: str | 
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("small-book")  # one worker builds the small book (make test: --dist loadgroup)
 def test_small_book_shares_and_names_its_release(small_book):
     weights = check_sharing_and_footer(small_book, SMALL_PAGES, "v0.2", built="2026-05-28")
     assert weights["book/01_chapter"] == "weights: random (google/vit-base-patch16-224 architecture, not trained)"

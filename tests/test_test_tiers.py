@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 BLOCKER = TESTS / "without_transformers"
@@ -70,3 +72,32 @@ def test_make_test_blocks_transformers_for_the_free_modules_and_ci_runs_the_rest
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test \|\|", ci, re.M), "CI runs the README's test command"
     assert re.search(r"^make test-transformers TRANSFORMERS=4 \|\|", ci, re.M)
+
+
+MODULE_WITH_A_FIXTURE = '''
+import os, pytest
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    with open(os.environ["FIXTURE_LOG"], "a") as log:
+        log.write(f"{os.getpid()}\\n")
+
+@pytest.mark.parametrize("i", range(8))
+def test_uses_it(made, i):
+    pass
+'''
+
+
+@pytest.mark.slow  # starts pytest-xdist's workers
+def test_the_unit_phase_makes_a_modules_fixture_once(tmp_path):
+    """make test's unit phases distribute whole modules, so the grader's batch or the attack catalogue (a
+    module-wide fixture, minutes of kernels) is graded once, not once per worker. (pytest 9.2 made xdist's
+    loadgroup ignore its marks without a word: this is the check that would have seen it.)"""
+    options = re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", MAKEFILE, re.M).group(1).split()
+    (tmp_path / "test_one.py").write_text(MODULE_WITH_A_FIXTURE)
+    (tmp_path / "test_two.py").write_text(MODULE_WITH_A_FIXTURE.replace("range(8)", "range(20)"))
+    log = tmp_path / "made.log"
+    run = subprocess.run([sys.executable, *options, "-p", "no:cacheprovider", "-q", str(tmp_path)], cwd=tmp_path,
+                         env={**os.environ, "FIXTURE_LOG": str(log)}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "-n" in options and len(log.read_text().split()) == 2, f"{options}: one setup per module, got {log.read_text()!r}"
