@@ -20,7 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from _exercise_notebooks import STUBS, replace_cell, tiny_chapter, write
-from vit_tutorial.course import assignment, grade, isolation, notebooks, sandbox
+from vit_tutorial.course import assignment, grade, isolation, kernel, notebooks, sandbox, worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.transformers_free]  # every test grades in kernels of its own: make test runs them, make check does not
 # transformers_free: nothing here can depend on the transformers major (make test runs it with transformers blocked; CI on 5.x only)
@@ -442,6 +442,8 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
     nb.cells.insert(4, new_code_cell(  # its own process namespace: the grader (this process) is out of sight
         f"import os\npids = [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
         f"raise RuntimeError(f'processes: {{len(pids)}} grader_visible={{{os.getpid()} in pids}} parent={{os.getppid()}}')"))
+    nb.cells.insert(5, new_code_cell(  # reads the bytecode pip installed (read-only here), writes none
+        "import sys\nraise RuntimeError(f'bytecode: {sys.pycache_prefix} {sys.dont_write_bytecode}')"))
     write(nb, tmp_path / "tiny.ipynb")
     before = package.read_bytes(), (book / "tiny.ipynb").read_bytes()
     [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
@@ -454,10 +456,44 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
     [seen] = [e for e in r.errors if "processes:" in e]
     count, visible, parent = seen.split("processes: ")[1].split()
     assert int(count) < 10 and visible == "grader_visible=False" and parent == "parent=1", seen
+    assert [e.split("bytecode: ")[1] for e in r.errors if "bytecode:" in e] == ["None True"], r.errors
     assert (package.read_bytes(), (book / "tiny.ipynb").read_bytes()) == before
     assert not outside.exists() and not private_tmp.exists()
     assert not any("changed the checkout" in f for f in r.flags), r.flags
     assert (r.status, r.passed) == ("graded", 2), r.to_dict()  # an honest submission is graded as usual
+
+
+def test_outside_a_sandbox_a_kernel_reads_no_shared_bytecode(tmp_path):
+    """Unsandboxed, a kernel could rewrite the ``__pycache__`` of the packages for the next submission's kernel:
+    there each kernel compiles into a folder of its own. In bubblewrap (read-only) the installed bytecode is used."""
+    alone = kernel.kernel_env(tmp_path, sandboxed=False)
+    assert alone["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache") and alone["PYTHONDONTWRITEBYTECODE"] == "1"
+    wrapped = kernel.kernel_env(tmp_path, sandboxed=True)
+    assert "PYTHONPYCACHEPREFIX" not in wrapped and wrapped["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+def test_a_forked_worker_finds_its_imports_done(env, tmp_path, monkeypatch):
+    """A forked worker compiles every module it imports afresh (it reads no bytecode a kernel could have written):
+    the grader imports beforehand what grading needs, torch.testing's lazy ~500 modules included."""
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    write(_solved(), tmp_path / "tiny.ipynb")
+    answer = worker.answer
+
+    def counted(job):  # runs in the forked worker: what it imported while grading goes to its log
+        before = set(sys.modules)
+        line = answer(job)
+        print(f"worker imported: {sorted(set(sys.modules) - before)}", file=sys.stderr)
+        return line
+
+    monkeypatch.setattr(worker, "answer", counted)
+    logs = tmp_path / "logs"
+    [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS, log_dir=logs)
+    assert (r.status, r.passed) == ("graded", 2), r.to_dict()
+    [line] = [l for f in logs.iterdir() for l in f.read_text().splitlines() if l.startswith("worker imported: ")]
+    imported = eval(line.split(": ", 1)[1])  # noqa: S307 - our own print of a list of names
+    assert len(imported) < 25, f"{len(imported)} modules imported in the worker: {imported[:40]}"
 
 
 def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):

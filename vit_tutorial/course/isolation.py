@@ -124,16 +124,24 @@ def kill_leftovers(marker: str) -> int:
 
 
 def preload() -> None:
-    """Import what every worker needs once, here, so that forked workers start at once."""
+    """Import what every worker needs once, here, so that forked workers start at once. A forked worker reads
+    no bytecode (see :func:`_start_worker`): a module it imported on its way would be compiled afresh, every time.
+    So this also imports what the first ``torch.testing.assert_close`` imports (about 500 modules, sympy and
+    torch.distributed: 2.4 s of CPU per submission here), the kernel's spec and :func:`.kernel.kernel_env`'s."""
     from .nbexec import patch
 
     patch()  # no lost wake-ups while waiting for a kernel's reply (see vit_tutorial.course.nbexec)
     import cloudpickle  # noqa: F401
+    import huggingface_hub.constants  # noqa: F401
+    import ipykernel.kernelspec  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import nbclient  # noqa: F401
+    import torch
 
-    import vit_tutorial.exercises  # noqa: F401 - torch too
+    import vit_tutorial.exercises  # noqa: F401
     import vit_tutorial.weights.random_weights  # noqa: F401 - the checks' model
+
+    torch.testing.assert_close(torch.zeros(1), torch.zeros(1))
 
 
 def _threaded() -> bool:
