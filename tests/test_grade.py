@@ -463,13 +463,28 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
     assert (r.status, r.passed) == ("graded", 2), r.to_dict()  # an honest submission is graded as usual
 
 
-def test_outside_a_sandbox_a_kernel_reads_no_shared_bytecode(tmp_path):
+def test_outside_a_sandbox_a_kernel_reads_its_own_copy_of_the_graders_bytecode(env, tmp_path, monkeypatch):
     """Unsandboxed, a kernel could rewrite the ``__pycache__`` of the packages for the next submission's kernel:
-    there each kernel compiles into a folder of its own. In bubblewrap (read-only) the installed bytecode is used."""
+    there each kernel reads bytecode from a folder of its own, which the grader fills with a copy of what it
+    compiled (the attack on it is in test_grade_attacks.py). In bubblewrap (read-only) the installed bytecode is used."""
     alone = kernel.kernel_env(tmp_path, sandboxed=False)
     assert alone["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache") and alone["PYTHONDONTWRITEBYTECODE"] == "1"
     wrapped = kernel.kernel_env(tmp_path, sandboxed=True)
     assert "PYTHONPYCACHEPREFIX" not in wrapped and wrapped["PYTHONDONTWRITEBYTECODE"] == "1"
+
+    monkeypatch.setenv("VIT_TUTORIAL_SANDBOX", "off")
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    nb = _solved()
+    nb.cells.insert(3, new_code_cell(  # a kernel writes no bytecode: what is there, the grader put there
+        "import os, sys, torch\ncached = torch.__spec__.cached\n"
+        "raise RuntimeError(f'bytecode: {cached.startswith(sys.pycache_prefix)} {os.path.isfile(cached)}')"))
+    write(nb, tmp_path / "tiny.ipynb")
+    [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
+    assert r.sandbox.startswith("none"), r.sandbox
+    assert [e.split("bytecode: ")[1] for e in r.errors if "bytecode:" in e] == ["True True"], r.errors
+    assert (r.status, r.passed) == ("graded", 2), r.to_dict()
 
 
 def test_a_forked_worker_finds_its_imports_done(env, tmp_path, monkeypatch):

@@ -118,6 +118,15 @@ def attacks(book_path: Path) -> dict[str, nbformat.NotebookNode]:
         "import subprocess, os\nsubprocess.Popen(['sleep', '987'], start_new_session=True)\n"
         "os.makedirs(os.path.expanduser('~/.cache/vit_tutorial'), exist_ok=True)\n"
         "open(os.path.expanduser('~/.cache/vit_tutorial/poison.safetensors'), 'w').write('junk')")
+    # outside a sandbox each kernel reads bytecode from a folder of its own, filled by the grader
+    # (vit_tutorial.course.bytecode): a valid compiled torch that raises, for the next kernel to import
+    a["poisons_the_bytecode"] = _with(
+        "import importlib.util, marshal, os, sys, torch\nsrc = torch.__file__\nst = os.stat(src)\n"
+        "code = compile('raise ImportError(\"poisoned bytecode\")', src, 'exec')\n"
+        "head = importlib.util.MAGIC_NUMBER + bytes(4) + int(st.st_mtime).to_bytes(4, 'little') + "
+        "(st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')\n"
+        "if sys.pycache_prefix:  # never the installed torch's own folder: that would poison this machine\n"
+        "    with open(importlib.util.cache_from_source(src), 'wb') as f:\n        f.write(head + marshal.dumps(code))")
     return a
 
 

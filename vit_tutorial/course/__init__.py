@@ -11,7 +11,8 @@ Grading                  :mod:`.grade` (the command, one submission) -> :mod:`.p
                          snapshot), :mod:`.lifeline` (they die with the grader), :mod:`.results` (table, JSON)
 The worker process       :mod:`.worker` (runs one notebook, grades it with the real checks) -> :mod:`.kernel`
                          (the kernel and the calls into it), :mod:`.kernel_call` (the code run in the kernel),
-                         :mod:`.sandbox` (bubblewrap)
+                         :mod:`.sandbox` (bubblewrap), :mod:`.bytecode` (compiled once, a copy per kernel
+                         where there is no sandbox)
 Notebook execution       :mod:`.nbexec` keeps nbclient from stalling while it waits for a kernel (the grader's
                          kernels, and nbmake's as a pytest plugin)
 

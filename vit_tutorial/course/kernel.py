@@ -16,6 +16,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from . import bytecode
 from .lifeline import die_with_parent
 from .sandbox import sandbox
 
@@ -120,9 +121,9 @@ def kernel_env(work: Path, sandboxed: bool = False) -> dict[str, str]:
     """A minimal environment for the kernel: nothing of the instructor's but what Python and the book need.
 
     Bytecode: never written. Outside a sandbox the kernel also reads none from the shared ``__pycache__``
-    folders, which it could have rewritten for the next submission's kernel: it compiles what it imports
-    afresh (about 3 s of CPU per kernel here, torch and IPython). In bubblewrap those folders are
-    read-only to every kernel, so the compiled files pip installed are used as they are."""
+    folders, which it could have rewritten for the next submission's kernel, but only from ``work/pycache``,
+    which :class:`Runner` fills with a copy of the grader's own (:mod:`.bytecode`). In bubblewrap those
+    folders are read-only to every kernel, so the compiled files pip installed are used as they are."""
     keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "VIT_TUTORIAL_WEIGHTS", "VIT_TUTORIAL_DEVICE", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
     env = {k: os.environ[k] for k in keep if k in os.environ}
@@ -201,6 +202,8 @@ class Runner:
         # the kernel itself sets its own SIGINT handler; no preexec_fn on Windows (nor a parent-death signal)
         launch = {"preexec_fn": _child_setup(os.getpid(), bool(self.wrapper))} if os.name == "posix" else {}
         env = kernel_env(self.work, sandboxed=bool(self.wrapper))
+        if not self.wrapper:
+            bytecode.copy_to(Path(env["PYTHONPYCACHEPREFIX"]))
         self._ctx = self.client.setup_kernel(env=env, stdout=self.log, stderr=self.log, **launch)
         self._ctx.__enter__()
         try:

@@ -1,0 +1,93 @@
+"""Compiled Python for the kernels that run without a sandbox: made once by the grader, a copy for each kernel.
+
+Outside bubblewrap a kernel could rewrite the shared ``__pycache__`` folders of torch or of this package for the
+next submission's kernel, so each kernel reads bytecode only from a folder of its own (``PYTHONPYCACHEPREFIX``,
+see :func:`.kernel.kernel_env`) and writes none. Left empty, that folder costs every kernel about 3 s of CPU here:
+it compiles IPython and torch afresh. So the grader compiles them once (:func:`prepare`), in a process that runs no
+student code, keeps the files in its own memory, and writes a copy into each kernel's folder (:func:`copy_to`): what
+a kernel does to its copy, no other kernel sees. A file whose source has changed since is ignored by Python (its
+header records the source's time and size) and compiled afresh, as before.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# what every exercise notebook's kernel runs: torch, the checks' helpers, a first comparison (torch.testing's ~500
+# lazy modules), and a function for the grader's call (:mod:`.kernel_call`)
+WARM_UP = """
+import torch
+torch.testing.assert_close(torch.zeros(1), torch.zeros(1))
+try:
+    import vit_tutorial.exercises
+except Exception:
+    pass
+
+def warm_up():
+    return torch.ones(2) * 2
+"""
+COMPILE_TIMEOUT_S = 300
+
+_files: dict[str, bytes] = {}  # path below the prefix -> the compiled file
+
+
+def _compile_into(folder: Path) -> None:
+    """Start a kernel as the grader starts one, with bytecode written below ``folder``, and run :data:`WARM_UP` and
+    one grader's call in it. Only the package's own code runs there."""
+    import pickle
+
+    from jupyter_client.manager import KernelManager
+
+    work = folder / "kernel"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(folder / "bytecode")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    inp, out = work / "input.pkl", work / "output.pt"
+    inp.write_bytes(pickle.dumps({"args": [], "kwargs": {}}))
+    call = Path(__file__).with_name("kernel_call.py").read_text(encoding="utf-8")  # as .kernel.kernel_program sends it
+    call += f"\n__vt_grader_call({str(inp)!r}, {str(out)!r}, 'warm_up')\n"
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(work / "k"))
+    km.start_kernel(env=env, cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=COMPILE_TIMEOUT_S)
+        kc.execute_interactive(WARM_UP, timeout=COMPILE_TIMEOUT_S, output_hook=lambda msg: None)
+        kc.execute_interactive(call, timeout=COMPILE_TIMEOUT_S, output_hook=lambda msg: None)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def prepare() -> int:
+    """Compile, once in this process's life, what a kernel imports to run an exercise notebook (see
+    :func:`_compile_into`); return how many files there are."""
+    if not _files:
+        with tempfile.TemporaryDirectory(prefix="vit-grade-bytecode-") as folder:
+            try:  # in a process of its own: jupyter_client's event loop must not be inherited by the forked workers
+                subprocess.run([sys.executable, "-m", __name__, folder], stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=COMPILE_TIMEOUT_S, check=False)
+            except (OSError, subprocess.SubprocessError):  # what was compiled is kept; kernels compile the rest
+                pass
+            root = Path(folder) / "bytecode"
+            _files.update({str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*.pyc") if p.is_file()})
+    return len(_files)
+
+
+def copy_to(prefix: Path) -> int:
+    """Write this process's copy of the compiled files (if :func:`prepare` made them) below ``prefix``; how many."""
+    for folder in {os.path.dirname(name) for name in _files}:
+        os.makedirs(os.path.join(prefix, folder), exist_ok=True)
+    for name, data in _files.items():
+        fd = os.open(os.path.join(prefix, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    return len(_files)
+
+if __name__ == "__main__":
+    _compile_into(Path(sys.argv[1]))
