@@ -7,7 +7,7 @@ that every local link, image, stylesheet and script answers 200, that chapter pa
 static figure above it, and that the navigation lists every page. The search page must
 find "attention". A screenshot of each page goes to ``test-artifacts/screenshots/``.
 
-:func:`test_page_everywhere` opens every page eight times: from disk (``file://``, as a reader
+:func:`test_page_everywhere` opens every page seven more times, for eight in all: from disk (``file://``, as a reader
 who opens ``_build/html/index.html``) and over http, at 1280 px and at 400 px, in the light and
 the dark theme. Each time every explorer (``vit_tutorial.explorers``, root ``[data-explorer]``)
 must draw in the theme's colours, every figure must show its copy for the theme, nothing may
@@ -401,6 +401,10 @@ def test_page(page, visit, server):
     wide = v.page.evaluate(JS_WIDE_OUTPUT)
     assert not wide, f"{page}: {len(wide)} printed output block(s) wider than their box, e.g. {wide[:2]}"
 
+    # and what every visit must show (test_page_everywhere), for this one: over http, 1280 px, light
+    problems = _check_visit(page, v, *FIRST_VISIT)
+    assert not problems, f"{page}:\n" + "\n".join(problems)
+
 
 JS_WIDE_OUTPUT = """
 () => Array.from(document.querySelectorAll('main .cell_output pre, main .output pre'))
@@ -494,6 +498,7 @@ JS_FIGURES_THEMED = r"""
 """
 
 SCHEMES, WIDTHS, THEMES = ("file", "http"), (1280, PHONE_WIDTH), ("light", "dark")
+FIRST_VISIT = ("http", 1280, "light")  # test_page's: the visit that also measures how soon explorers draw
 # where every control of every explorer is operated (elsewhere each must draw its first picture):
 # from disk and over http, at both widths, in both themes
 DRIVE = {("file", 1280, "dark"), ("http", PHONE_WIDTH, "light")}
@@ -611,11 +616,14 @@ def test_page_everywhere(page, visit):
     and the dark theme, with every off-machine request blocked: every explorer draws (and, in
     :data:`DRIVE`, answers every control, and draws again when the theme switches), every figure
     has its copy for the theme, nothing scrolls sideways, no console error, no failed request, and
-    a first visit over http weighs at most :data:`PAGE_BUDGET`, everything counted."""
+    a first visit over http weighs at most :data:`PAGE_BUDGET`, everything counted. The light visit over
+    http at 1280 px is :func:`test_page`'s, which runs these checks too."""
     problems = []
     for scheme in SCHEMES:
         for width in WIDTHS:
             for theme in THEMES:
+                if (scheme, width, theme) == FIRST_VISIT:
+                    continue  # test_page's visit is that one: its checks run there, on the same page load
                 v = visit(page + ".html", width=width, theme=theme, scheme=scheme)
                 try:
                     problems += _check_visit(page, v, scheme, width, theme)

@@ -511,6 +511,23 @@ def test_a_forked_worker_finds_its_imports_done(env, tmp_path, monkeypatch):
     assert len(imported) < 25, f"{len(imported)} modules imported in the worker: {imported[:40]}"
 
 
+def test_a_forked_worker_runs_its_own_event_loop(env, tmp_path):
+    """Whatever ran jupyter_client or nbclient here before (test_student's notebooks, an instructor's script), the
+    forked worker must not use this process's event loop: its descriptors are the grader's, closed in the worker."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop, run_sync
+
+    run_sync(asyncio.sleep)(0)  # as nbclient's synchronous calls do: this thread now has jupyter_core's loop
+    assert not ensure_event_loop().is_closed()
+    book = tmp_path / "book"
+    book.mkdir()
+    write(tiny_chapter(), book / "tiny.ipynb")
+    write(_solved(), tmp_path / "tiny.ipynb")
+    [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
+    assert (r.status, r.passed) == ("graded", 2), (r.detail, Path(r.log).read_text()[-800:])
+
+
 def test_without_bubblewrap_the_grade_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap here
     monkeypatch.delenv("VIT_TUTORIAL_SANDBOX", raising=False)

@@ -8,6 +8,8 @@ only its signed answer; :func:`kill_leftovers` ends whatever the submission left
 """
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import hmac
 import json
@@ -228,8 +230,9 @@ def _start_worker(job: dict, log_path: Path, private: Path):
             sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # line by line: the grader kills this process
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # group as soon as the answer arrives
-            with open(write, "w", closefd=True) as answer:
-                answer.write(worker.answer(job) + "\n")
+            asyncio.set_event_loop(None)  # the grader's event loops hold its descriptors, /dev/null here: in a fresh
+            with open(write, "w", closefd=True) as answer:  # context jupyter_core makes the worker a loop of its own
+                answer.write(contextvars.Context().run(worker.answer, job) + "\n")
             code = 0
         except BaseException:  # noqa: BLE001
             import traceback
