@@ -89,5 +89,6 @@ def copy_to(prefix: Path) -> int:
             os.close(fd)
     return len(_files)
 
+
 if __name__ == "__main__":
     _compile_into(Path(sys.argv[1]))

@@ -230,8 +230,11 @@ def _start_worker(job: dict, log_path: Path, private: Path):
             sys.pycache_prefix = str(private / "worker-pycache")  # never a .pyc a kernel could have written
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # line by line: the grader kills this process
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # group as soon as the answer arrives
-            asyncio.set_event_loop(None)  # the grader's event loops hold its descriptors, /dev/null here: in a fresh
-            with open(write, "w", closefd=True) as answer:  # context jupyter_core makes the worker a loop of its own
+            # An event loop the grader made (jupyter_client's sync calls) holds descriptors that are /dev/null here:
+            # with none set and in a fresh context (jupyter_core keeps its loop in a context variable), the worker
+            # gets a loop of its own.
+            asyncio.set_event_loop(None)
+            with open(write, "w", closefd=True) as answer:
                 answer.write(contextvars.Context().run(worker.answer, job) + "\n")
             code = 0
         except BaseException:  # noqa: BLE001
