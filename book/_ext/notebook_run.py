@@ -2,8 +2,17 @@
 
 Loaded from _config.yml (``sphinx.local_extensions``).
 
-* **Progress.** myst-nb runs a notebook while Sphinx reads it, up to a minute each, and
-  ``make book`` builds quietly (``jupyter-book build -q``: Sphinx's per-file lines and the
+* **Notebooks side by side.** myst-nb runs a notebook while Sphinx reads it, one after
+  the other, and a kernel mostly keeps one core busy. So before Sphinx reads, the notebooks
+  that myst-nb would run (``execute_notebooks: cache``, not excluded, outputs not already in
+  ``.jupyter_cache``) run here, as many at a time as there are cores (at most
+  :data:`MAX_AT_ONCE`; ``VIT_TUTORIAL_BOOK_JOBS=1`` turns this off), with jupyter-cache's own
+  worker: the same execution (in the notebook's folder, the same timeout and error rule) into
+  the same cache, where myst-nb then finds them. Each kernel gets ``cores // at once``
+  threads (``OMP_NUM_THREADS``, unless you set it) rather than all of them: kernels that
+  fight over the cores run slower together than one after the other. A notebook that fails here is not cached, so
+  myst-nb runs it again as it reads it, and reports the failure as it always does.
+* **Progress.** myst-nb runs a notebook up to a minute, and ``make book`` builds quietly (``jupyter-book build -q``: Sphinx's per-file lines and the
   parsers' configuration dumps are gone; warnings and errors stay). So this prints one line
   per notebook as it finishes, ``notebook 6/13 06_residual (12 s)``, or ``(from the cache)``
   when myst-nb took its outputs from ``.jupyter_cache`` because the code did not change,
@@ -23,7 +32,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+MAX_AT_ONCE = 4  # notebooks run side by side: each kernel holds a model (up to ~1 GB) and a core
+JOBS_ENV = "VIT_TUTORIAL_BOOK_JOBS"
 
 PROFILE_MARK = "# written by book/_ext/notebook_run.py"
 KERNEL_CONFIG = f"""{PROFILE_MARK}: the IPython profile of the book build's notebook kernels
@@ -53,16 +65,83 @@ def _is_notebook(env, docname: str) -> bool:
     return str(env.doc2path(docname)).endswith(".ipynb")
 
 
+def _at_once(count: int) -> int:
+    wanted = os.environ.get(JOBS_ENV, "").strip()
+    if wanted:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise ValueError(f"{JOBS_ENV}={wanted!r}: give how many notebooks may run at once, a whole number from 1")
+        return min(int(wanted), count)
+    return min(os.cpu_count() or 1, MAX_AT_ONCE, count)
+
+
+def _share_cores(threads: int) -> None:
+    """In each pool process, before it starts any kernel: the kernels it starts inherit this."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+def _timed_run(worker_and_data):
+    """In a pool process: jupyter-cache's worker on one staged notebook -> (status, uri, seconds)."""
+    worker, data = worker_and_data
+    began = time.monotonic()
+    status, uri = worker(data)
+    return status, uri, time.monotonic() - began
+
+
+def run_ahead(env, docnames, progress) -> None:
+    """Run the notebooks that myst-nb would run as it reads them, side by side, into its cache (see the top)."""
+    config = getattr(env, "mystnb_config", None)
+    if config is None or config.execution_mode != "cache" or config.execution_in_temp:
+        return
+    import multiprocessing
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
+
+    cache = get_cache(config.execution_cache_path or ".jupyter_cache")
+    staged = {}
+    for docname in docnames:
+        path = Path(env.doc2path(docname))
+        if any(PurePosixPath(path.as_posix()).match(p) for p in config.execution_excludepatterns or ()):
+            continue
+        notebook = nbformat.read(str(path), as_version=4)
+        if config.metadata_key in notebook.metadata:
+            continue  # its own execution settings: myst-nb runs it as it reads it
+        try:
+            cache.match_cache_notebook(notebook)
+            continue  # outputs already cached
+        except KeyError:
+            pass
+        staged[str(path)] = (docname, cache.add_nb_to_project(str(path)).pk)
+    jobs = _at_once(len(staged))
+    if jobs < 2:
+        return
+    say(f"book: running {len(staged)} notebook(s), {jobs} at a time")
+    work = [(ExecutionWorkerLocalMProc(), ProcessData(pk, uri, cache, config.execution_timeout, config.execution_allow_errors))
+            for uri, (_, pk) in staged.items()]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with multiprocessing.Pool(jobs, initializer=_share_cores, initargs=(threads,)) as pool:
+        for status, uri, seconds in pool.imap_unordered(_timed_run, work):
+            docname = staged[uri][0]
+            if status == 0:
+                progress["done"] += 1
+                progress["ran_ahead"].add(docname)
+                say(f"notebook {progress['done']}/{progress['total']} {docname.rsplit('/', 1)[-1]} ({seconds:.0f} s)")
+            else:
+                say(f"book: {docname} failed; it runs again as it is read, to report why")
+
+
 def before_read(app, env, docnames) -> None:
     notebooks = [d for d in docnames if _is_notebook(env, d)]
-    app._vt_progress = {"total": len(notebooks), "done": 0, "started": {}}
+    app._vt_progress = {"total": len(notebooks), "done": 0, "started": {}, "ran_ahead": set()}
     if notebooks:
         say(f"book: {len(notebooks)} notebook(s) to read; each runs unless its outputs are in the cache")
+        run_ahead(env, notebooks, app._vt_progress)
 
 
 def source_read(app, docname, source) -> None:
     progress = getattr(app, "_vt_progress", None)
-    if progress is not None and _is_notebook(app.env, docname):
+    if progress is not None and _is_notebook(app.env, docname) and docname not in progress["ran_ahead"]:
         progress["started"][docname] = (time.monotonic(), time.time())
 
 
