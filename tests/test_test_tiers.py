@@ -58,6 +58,16 @@ def test_the_mark_is_module_wide_where_the_makefile_finds_it():
     assert {p.name for p in TESTS.glob("test_*.py") if pattern.search(p.read_text())} == set(marked)
 
 
+def test_the_longest_free_modules_go_first_and_only_free_ones():
+    """The Makefile names the slow transformers_free modules first (so no long one starts last); a module named
+    there that lost its mark would run twice, once with transformers blocked."""
+    first = re.search(r"^TRANSFORMERS_FREE_FIRST := ((?:.*\\\n)*.*)$", MAKEFILE, re.M).group(1).replace("\\\n", " ").split()
+    assert "tests/test_grade_scale.py" in first and len(first) == len(set(first)), first
+    marked = _marked_modules()
+    assert [name for name in first if not marked.get(Path(name).name)] == [], "named first but not marked transformers_free"
+    assert "$(TRANSFORMERS_FREE_FIRST) \\" in MAKEFILE and "$(filter-out $(TRANSFORMERS_FREE_FIRST)," in MAKEFILE
+
+
 def test_the_grader_runs_once_and_the_model_tests_on_both_majors():
     marked = set(_marked_modules())
     assert {"test_grade.py", "test_grade_attacks.py", "test_grade_scale.py"} <= marked
