@@ -487,6 +487,21 @@ def test_outside_a_sandbox_a_kernel_reads_its_own_copy_of_the_graders_bytecode(e
     assert (r.status, r.passed) == ("graded", 2), r.to_dict()
 
 
+def test_the_graders_own_compiled_files_go_where_a_kernel_looks_for_them(tmp_path):
+    """bytecode.prepare starts from the compiled files of what the grader imported (pip wrote them): each lands where
+    Python, started with PYTHONPYCACHEPREFIX, looks for it, byte for byte, so the kernel compiles only the rest."""
+    import email.mime.text  # noqa: F401 - a module of the standard library with compiled files
+
+    from vit_tutorial.course import bytecode
+
+    assert bytecode._seed(tmp_path) > 50
+    where = subprocess.run([sys.executable, "-c", "import email.mime.text as m; print(m.__spec__.cached)"],
+                           env={**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    looked = Path(where.stdout.strip())
+    assert looked.is_relative_to(tmp_path), where
+    assert looked.read_bytes() == Path(email.mime.text.__spec__.cached).read_bytes()
+
+
 def test_a_forked_worker_finds_its_imports_done(env, tmp_path, monkeypatch):
     """A forked worker compiles every module it imports afresh (it reads no bytecode a kernel could have written):
     the grader imports beforehand what grading needs, torch.testing's lazy ~500 modules included."""
