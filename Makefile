@@ -98,6 +98,8 @@ TRANSFORMERS_FREE_FIRST := tests/test_grade_scale.py tests/test_grade.py tests/t
 TRANSFORMERS_FREE := $(TRANSFORMERS_FREE_FIRST) \
                      $(filter-out $(TRANSFORMERS_FREE_FIRST),$(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py))
 NBMAKE := $(BIN)/python -m pytest -n 2 --nbmake
+# the modules that hold browser tests: the browser phase's workers import only these, not all seventy
+BROWSER_MODULES := $(shell grep -l 'pytest.mark.browser' tests/test_*.py)
 
 define test_with_transformers
 	$(PYTEST_UNIT) tests -m "not browser and not transformers_free"
@@ -118,7 +120,7 @@ test: setup $(LAB_STAMP)
 	# by its own code only, and would reuse outputs that a change in the package has made wrong.
 	rm -rf $(BUILD)/_build/.jupyter_cache
 	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
-	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest -n 2 tests -m browser
+	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest -n 2 $(BROWSER_MODULES) -m browser
 
 # what CI runs on the second transformers major (see the top of this file): the notebooks on random weights run
 # here under nbmake, as the book build (which also renders them: the same work on either major) is not run

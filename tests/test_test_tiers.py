@@ -68,6 +68,21 @@ def test_the_longest_free_modules_go_first_and_only_free_ones():
     assert "$(TRANSFORMERS_FREE_FIRST) \\" in MAKEFILE and "$(filter-out $(TRANSFORMERS_FREE_FIRST)," in MAKEFILE
 
 
+def test_the_browser_phase_imports_every_module_with_a_browser_test():
+    """The browser phase names its modules (the grep below) instead of collecting all of tests/: every module
+    whose code marks a test, a class or itself ``browser`` is one the grep finds."""
+    mark = "pytest.mark." + "browser"  # spelled apart, so that the grep does not find this module
+    assert f"BROWSER_MODULES := $(shell grep -l '{mark}' tests/test_*.py)" in MAKEFILE
+    assert "$(BIN)/python -m pytest -n 2 $(BROWSER_MODULES) -m browser" in MAKEFILE
+    marked = set()
+    for path in TESTS.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "browser" and ast.unparse(node.value).endswith("mark"):
+                marked.add(path.name)
+    found = {p.name for p in TESTS.glob("test_*.py") if mark in p.read_text()}
+    assert marked == found and "test_browser.py" in found, (marked, found)
+
+
 def test_the_grader_runs_once_and_the_model_tests_on_both_majors():
     marked = set(_marked_modules())
     assert {"test_grade.py", "test_grade_attacks.py", "test_grade_scale.py"} <= marked
