@@ -1,14 +1,14 @@
 """The package as it ships: wheel and sdist, installed into a fresh venv; one version, one address; lint.
 
-The wheel is built the way `python -m build` does (sdist first, the wheel from the sdist), without
-build isolation, so no network is needed: setuptools comes from the venv. The fresh venv borrows
+The wheel is built by the build line of `make dist` (``python -m build --no-isolation``: sdist first, the
+wheel from the sdist, setuptools from the venv, so no network is needed), in a copy of the tree. The fresh venv borrows
 the dependencies (torch, transformers, ...) of the venv running the tests through a .pth path
 line, but vit_tutorial itself comes only from the wheel.
 
 With ``VIT_TUTORIAL_DIST=<folder>`` the tests take that folder's sdist and wheel of the current
 version instead of building their own: `make dist` (and so the release workflow) checks exactly
 the files it is about to publish. Without it (`make test`, CI on every push) the same tests are
-the release's dry run.
+the release's dry run; tests/test_release.py checks that the recipe's lines run.
 """
 import json
 import os
@@ -66,25 +66,45 @@ def _version_in_init() -> str:
     return re.search(r'^__version__ = "([^"]+)"', (PACKAGE / "__init__.py").read_text(), re.M).group(1)
 
 
+COPY_IGNORE = shutil.ignore_patterns(  # what a copy of the tree leaves out: builds, venvs, caches, outputs
+    ".git",
+    ".venv*",
+    "_build*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    "test-artifacts",
+    "student",
+    "otter",
+    ".ipynb_checkpoints",
+    "*.pyc",
+)
+
+
+def make_recipe(target: str, bin_dir: Path) -> list[str]:
+    """The command lines of a Makefile target, with $(BIN) made this venv's bin folder."""
+    makefile = (ROOT / "Makefile").read_text()
+    body = re.search(rf"(?ms)^{re.escape(target)}:[^\n]*\n((?:\t[^\n]*\n)+)", makefile)
+    assert body, f"the Makefile has no target {target}"
+    return [line.strip().replace("$(BIN)", str(bin_dir)) for line in body.group(1).splitlines() if not line.strip().startswith("#")]
+
+
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory) -> dict[str, Path]:
-    """{'wheel': ..., 'sdist': ...} built from a clean copy of the package's sources (or found in $VIT_TUTORIAL_DIST)."""
+    """{'wheel': ..., 'sdist': ...}: built by the build line of `make dist` (what the release publishes), in a copy
+    of the tree, or found in $VIT_TUTORIAL_DIST (where `make dist` runs these tests on the files it just built)."""
     if os.environ.get(DIST_ENV):
         return _prebuilt(Path(os.environ[DIST_ENV]))
     pytest.importorskip("build", reason="`build` comes with the dev extra")
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", *LICENSE_FILES):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, src / name)
-    (src / "book").mkdir()
-    for notebook in (ROOT / "book").glob("*.ipynb"):  # the wheel ships them as vit_tutorial/book/ (setup.py)
-        shutil.copy2(notebook, src / "book" / notebook.name)
-    shutil.copytree(PACKAGE, src / "vit_tutorial", ignore=shutil.ignore_patterns(*SKIP_PARTS, "*.pyc"))
-    out = tmp_path_factory.mktemp("dist")
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"python -m build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    (wheel,), (sdist,) = sorted(out.glob("*.whl")), sorted(out.glob("*.tar.gz"))
+    src = tmp_path_factory.mktemp("src") / "tree"
+    shutil.copytree(ROOT, src, ignore=COPY_IGNORE, symlinks=True)
+    (build_line,) = [line for line in make_recipe("dist", BIN) if " -m build " in line]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", DIST_ENV)}
+    result = subprocess.run(build_line, shell=True, cwd=src, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"`{build_line}` failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    (wheel,), (sdist,) = sorted((src / "dist").glob("*.whl")), sorted((src / "dist").glob("*.tar.gz"))
     return {"wheel": wheel, "sdist": sdist}
 
 
