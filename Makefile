@@ -91,12 +91,7 @@ check: setup
 # attack catalogue, the otter export, the wheel and its fresh venv) is made once, not once per worker.
 # (Not loadgroup: with pytest 9.2 its xdist_group marks are silently ignored, pytest-xdist issue 1386.)
 PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile
-# the longest modules first (minutes of grading in kernels): a worker takes the next module when it runs out, so a
-# long one handed out last would leave the other core idle for a minute at the end
-TRANSFORMERS_FREE_FIRST := tests/test_grade_scale.py tests/test_grade.py tests/test_otter_export.py tests/test_grade_attacks.py \
-                           tests/test_release.py tests/test_packaging.py tests/test_grade_forbidden.py tests/test_student.py
-TRANSFORMERS_FREE := $(TRANSFORMERS_FREE_FIRST) \
-                     $(filter-out $(TRANSFORMERS_FREE_FIRST),$(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py))
+TRANSFORMERS_FREE := $(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py)
 NBMAKE := $(BIN)/python -m pytest -n 2 --nbmake
 # the modules that hold browser tests: the browser phase's workers import only these, not all seventy
 BROWSER_MODULES := $(shell grep -l 'pytest.mark.browser' tests/test_*.py)

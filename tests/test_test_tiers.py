@@ -58,14 +58,21 @@ def test_the_mark_is_module_wide_where_the_makefile_finds_it():
     assert {p.name for p in TESTS.glob("test_*.py") if pattern.search(p.read_text())} == set(marked)
 
 
-def test_the_longest_free_modules_go_first_and_only_free_ones():
-    """The Makefile names the slow transformers_free modules first (so no long one starts last); a module named
-    there that lost its mark would run twice, once with transformers blocked."""
-    first = re.search(r"^TRANSFORMERS_FREE_FIRST := ((?:.*\\\n)*.*)$", MAKEFILE, re.M).group(1).replace("\\\n", " ").split()
-    assert "tests/test_grade_scale.py" in first and len(first) == len(set(first)), first
+def test_the_longest_modules_are_handed_out_first():
+    """tests/conftest.py puts the grader's long modules first (pytest itself collects files alphabetically), so
+    under --dist loadfile no minute-long module starts last beside an idle core; the others keep their order."""
+    import types
+
+    import conftest
+
+    names = ["test_book_config.py", "test_grade.py", "test_grade_attacks.py", "test_grade_scale.py", "test_otter_export.py", "test_words.py"]
+    items = [types.SimpleNamespace(path=TESTS / name, nodeid=f"{name}::t{i}") for name in names for i in range(2)]
+    conftest.pytest_collection_modifyitems(items)
+    order = list(dict.fromkeys(item.path.name for item in items))
+    assert order == [*conftest.LONGEST_FIRST, "test_book_config.py", "test_words.py"], order
+    assert [item.nodeid for item in items[:2]] == ["test_grade_scale.py::t0", "test_grade_scale.py::t1"]
     marked = _marked_modules()
-    assert [name for name in first if not marked.get(Path(name).name)] == [], "named first but not marked transformers_free"
-    assert "$(TRANSFORMERS_FREE_FIRST) \\" in MAKEFILE and "$(filter-out $(TRANSFORMERS_FREE_FIRST)," in MAKEFILE
+    assert all(marked.get(name) for name in conftest.LONGEST_FIRST), "the long modules are the transformers-free set's"
 
 
 def test_the_browser_phase_imports_every_module_with_a_browser_test():

@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
-MAX_AT_ONCE = 4  # notebooks run side by side: each kernel holds a model (up to ~1 GB) and a core
+MAX_AT_ONCE = 4  # notebooks run side by side: each kernel holds a model in memory and keeps a core busy
 JOBS_ENV = "VIT_TUTORIAL_BOOK_JOBS"
 
 PROFILE_MARK = "# written by book/_ext/notebook_run.py"
