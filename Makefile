@@ -88,9 +88,10 @@ check: setup
 # with tests/without_transformers first on PYTHONPATH, whose `transformers` refuses to import, so a test of that set
 # that starts to need transformers fails instead of silently depending on it. CI runs them on one major only.
 # --dist loadfile: all the tests of a module run on one worker, so a module-wide fixture (the grader's batch and
-# attack catalogue, the otter export, the wheel and its fresh venv) is made once, not once per worker.
+# attack catalogue, the otter export, the wheel and its fresh venv) is made once, not once per worker. The modules are
+# handed out in the order tests/conftest.py gives them (--no-loadscope-reorder): the grader's long ones first.
 # (Not loadgroup: with pytest 9.2 its xdist_group marks are silently ignored, pytest-xdist issue 1386.)
-PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile
+PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 TRANSFORMERS_FREE := $(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py)
 NBMAKE := $(BIN)/python -m pytest -n 2 --nbmake
 # the modules that hold browser tests: the browser phase's workers import only these, not all seventy

@@ -1,4 +1,5 @@
 """Shared fixtures. Nothing here touches the network."""
+import collections
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported anywhere
@@ -75,10 +76,10 @@ def batch_pixels(dev) -> torch.Tensor:
     return torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")]).to(dev)
 
 
-# The modules that take longest (minutes of grading in kernels), in the order they run first. pytest collects files
-# in alphabetical order, whatever order the command line gives, and under `-n 2 --dist loadfile` a worker takes the
-# next whole module when it runs out: test_grade_scale.py, collected late, kept one core busy for a minute after
-# the other had finished.
+# The modules that take longest (minutes of grading in kernels), in the order they run first; then the others, those
+# with the most tests first. Under `-n 2 --dist loadfile --no-loadscope-reorder` (the Makefile's) a worker takes the
+# next whole module in this order when it runs out. xdist's own order (the most tests first) handed out
+# test_grade_scale.py (five tests, two minutes) last: it ran a minute beside an idle core.
 LONGEST_FIRST = ("test_grade_scale.py", "test_grade.py", "test_otter_export.py", "test_grade_attacks.py")
 
 
@@ -91,7 +92,8 @@ def pytest_collection_modifyitems(items):
         if uses_pretrained or (callspec is not None and callspec.params.get("any_model") == "pretrained"):
             item.add_marker(pytest.mark.pretrained)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+    size = collections.Counter(item.path for item in items)
+    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -size[item.path]))  # stable: a module's own order stays
 
 
 CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")

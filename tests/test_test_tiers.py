@@ -65,12 +65,14 @@ def test_the_longest_modules_are_handed_out_first():
 
     import conftest
 
-    names = ["test_book_config.py", "test_grade.py", "test_grade_attacks.py", "test_grade_scale.py", "test_otter_export.py", "test_words.py"]
-    items = [types.SimpleNamespace(path=TESTS / name, nodeid=f"{name}::t{i}") for name in names for i in range(2)]
+    counts = {"test_book_config.py": 2, "test_grade.py": 9, "test_grade_attacks.py": 3, "test_grade_scale.py": 2,
+              "test_otter_export.py": 4, "test_words.py": 5}
+    items = [types.SimpleNamespace(path=TESTS / name, nodeid=f"{name}::t{i}") for name, n in counts.items() for i in range(n)]
     conftest.pytest_collection_modifyitems(items)
     order = list(dict.fromkeys(item.path.name for item in items))
-    assert order == [*conftest.LONGEST_FIRST, "test_book_config.py", "test_words.py"], order
+    assert order == [*conftest.LONGEST_FIRST, "test_words.py", "test_book_config.py"], order  # then the most tests first
     assert [item.nodeid for item in items[:2]] == ["test_grade_scale.py::t0", "test_grade_scale.py::t1"]
+    assert re.search(r"^PYTEST_UNIT := .*--dist loadfile --no-loadscope-reorder$", MAKEFILE, re.M), "xdist keeps this order"
     marked = _marked_modules()
     assert all(marked.get(name) for name in conftest.LONGEST_FIRST), "the long modules are the transformers-free set's"
 

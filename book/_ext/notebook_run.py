@@ -10,7 +10,8 @@ Loaded from _config.yml (``sphinx.local_extensions``).
   worker: the same execution (in the notebook's folder, the same timeout and error rule) into
   the same cache, where myst-nb then finds them. Each kernel gets ``cores // at once``
   threads (``OMP_NUM_THREADS``, unless you set it) rather than all of them: kernels that
-  fight over the cores run slower together than one after the other. A notebook that fails here is not cached, so
+  fight over the cores run slower together than one after the other. The longest start first
+  (their times in ``benchmarks/results.json``), so that no long one runs alone at the end. A notebook that fails here is not cached, so
   myst-nb runs it again as it reads it, and reports the failure as it always does.
 * **Progress.** myst-nb runs a notebook up to a minute, and ``make book`` builds quietly (``jupyter-book build -q``: Sphinx's per-file lines and the
   parsers' configuration dumps are gone; warnings and errors stay). So this prints one line
@@ -36,6 +37,7 @@ from pathlib import Path, PurePosixPath
 
 MAX_AT_ONCE = 4  # notebooks run side by side: each kernel holds a model in memory and keeps a core busy
 JOBS_ENV = "VIT_TUTORIAL_BOOK_JOBS"
+BENCHMARKS = Path("benchmarks") / "results.json"  # its notebook times order the runs: the longest first
 
 PROFILE_MARK = "# written by book/_ext/notebook_run.py"
 KERNEL_CONFIG = f"""{PROFILE_MARK}: the IPython profile of the book build's notebook kernels
@@ -72,6 +74,18 @@ def _at_once(count: int) -> int:
             raise ValueError(f"{JOBS_ENV}={wanted!r}: give how many notebooks may run at once, a whole number from 1")
         return min(int(wanted), count)
     return min(os.cpu_count() or 1, MAX_AT_ONCE, count)
+
+
+def _measured_seconds(srcdir: Path) -> dict[str, float]:
+    """How long each notebook took when the benchmarks last ran them one by one (benchmarks/results.json),
+    by file name; empty when there is no such record."""
+    import json
+
+    try:
+        runs = json.loads((srcdir / BENCHMARKS).read_text(encoding="utf-8"))["notebooks"]["serial"]["notebooks"]
+        return {run["notebook"]: float(run["time_s"]) for run in runs}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _share_cores(threads: int) -> None:
@@ -116,6 +130,8 @@ def run_ahead(env, docnames, progress) -> None:
     jobs = _at_once(len(staged))
     if jobs < 2:
         return
+    took = _measured_seconds(Path(env.srcdir))  # the longest first: a long one started last would run alone
+    staged = dict(sorted(staged.items(), key=lambda kv: -took.get(Path(kv[0]).name, 0.0)))
     say(f"book: running {len(staged)} notebook(s), {jobs} at a time")
     work = [(ExecutionWorkerLocalMProc(), ProcessData(pk, uri, cache, config.execution_timeout, config.execution_allow_errors))
             for uri, (_, pk) in staged.items()]
