@@ -79,6 +79,21 @@ def test_a_notebook_that_fails_still_fails_the_build_and_says_which_and_why(tmp_
     assert "bad" in said and "the answer is not 41" in said
 
 
+@pytest.mark.slow
+def test_a_pool_process_that_dies_leaves_its_notebooks_to_the_build(tmp_path):
+    """A process of the pool killed mid-notebook (out of memory, say) breaks the pool instead of leaving the build
+    waiting forever; the notebooks it had not run then run as Sphinx reads them, and the book builds."""
+    killer = _notebook("import os, signal\n"
+                       "if os.environ.get('OMP_NUM_THREADS'):  # set only in the pool's processes (this test unsets it)\n"
+                       "    os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent: the pool process\n"
+                       "print('ran to the end')")
+    result, html = _build(tmp_path, {"killer": killer, "calm": _notebook("print('calm', 1 + 1)")}, jobs="2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "book: a process running notebooks stopped" in result.stdout
+    assert "ran to the end" in (html / "book" / "killer.html").read_text()
+    assert "calm 2" in (html / "book" / "calm.html").read_text()
+
+
 @pytest.mark.parametrize("jobs", ["0", "two", "-1"])
 def test_a_wrong_number_of_jobs_is_refused_with_what_to_give(monkeypatch, jobs):
     monkeypatch.setenv(notebook_run.JOBS_ENV, jobs)

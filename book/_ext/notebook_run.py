@@ -11,10 +11,13 @@ Loaded from _config.yml (``sphinx.local_extensions``).
   the same cache, where myst-nb then finds them. Each kernel gets ``cores // at once``
   threads (``OMP_NUM_THREADS``, unless you set it) rather than all of them: kernels that
   fight over the cores run slower together than one after the other. The longest start first
-  (their times in ``benchmarks/results.json``), so that no long one runs alone at the end. A notebook that fails here is not cached, so
-  myst-nb runs it again as it reads it, and reports the failure as it always does.
-* **Progress.** myst-nb runs a notebook up to a minute, and ``make book`` builds quietly (``jupyter-book build -q``: Sphinx's per-file lines and the
-  parsers' configuration dumps are gone; warnings and errors stay). So this prints one line
+  (their times in ``benchmarks/results.json``), so that no long one runs alone at the end.
+  A notebook that fails here is not cached, so myst-nb runs it again as it reads it, and
+  reports the failure as it always does; so does every notebook not yet run if a process
+  of the pool dies.
+* **Progress.** myst-nb runs a notebook up to a minute, and ``make book`` builds quietly
+  (``jupyter-book build -q``: Sphinx's per-file lines and the parsers' configuration dumps
+  are gone; warnings and errors stay). So this prints one line
   per notebook as it finishes, ``notebook 6/13 06_residual (12 s)``, or ``(from the cache)``
   when myst-nb took its outputs from ``.jupyter_cache`` because the code did not change,
   and one line when the build ends.
@@ -106,7 +109,8 @@ def run_ahead(env, docnames, progress) -> None:
     config = getattr(env, "mystnb_config", None)
     if config is None or config.execution_mode != "cache" or config.execution_in_temp:
         return
-    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     import nbformat
     from jupyter_cache import get_cache
@@ -136,15 +140,19 @@ def run_ahead(env, docnames, progress) -> None:
     work = [(ExecutionWorkerLocalMProc(), ProcessData(pk, uri, cache, config.execution_timeout, config.execution_allow_errors))
             for uri, (_, pk) in staged.items()]
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with multiprocessing.Pool(jobs, initializer=_share_cores, initargs=(threads,)) as pool:
-        for status, uri, seconds in pool.imap_unordered(_timed_run, work):
-            docname = staged[uri][0]
-            if status == 0:
-                progress["done"] += 1
-                progress["ran_ahead"].add(docname)
-                say(f"notebook {progress['done']}/{progress['total']} {docname.rsplit('/', 1)[-1]} ({seconds:.0f} s)")
-            else:
-                say(f"book: {docname} failed; it runs again as it is read, to report why")
+    with ProcessPoolExecutor(jobs, initializer=_share_cores, initargs=(threads,)) as pool:
+        try:  # a pool process that dies (killed, out of memory) breaks the pool instead of leaving a wait forever
+            for future in as_completed([pool.submit(_timed_run, item) for item in work]):
+                status, uri, seconds = future.result()
+                docname = staged[uri][0]
+                if status == 0:
+                    progress["done"] += 1
+                    progress["ran_ahead"].add(docname)
+                    say(f"notebook {progress['done']}/{progress['total']} {docname.rsplit('/', 1)[-1]} ({seconds:.0f} s)")
+                else:
+                    say(f"book: {docname} failed; it runs again as it is read, to report why")
+        except BrokenProcessPool as err:
+            say(f"book: a process running notebooks stopped ({err}); the notebooks not yet run run as they are read")
 
 
 def before_read(app, env, docnames) -> None:
