@@ -83,14 +83,18 @@ def batch_pixels(dev) -> torch.Tensor:
 LONGEST_FIRST = ("test_grade_scale.py", "test_grade.py", "test_otter_export.py", "test_grade_attacks.py")
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """Tests that run on the pretrained checkpoint carry the `pretrained` marker, so
-    `pytest -m pretrained` (the book workflow) selects them. The modules of :data:`LONGEST_FIRST` go first."""
+    `pytest -m pretrained` (the book workflow) selects them. Under ``--dist loadfile`` the modules of
+    :data:`LONGEST_FIRST` go first, then the others, the most tests first; other runs keep pytest's order (the
+    browser phase's ``--dist load`` hands out single tests, in that order)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         uses_pretrained = "pretrained_model" in getattr(item, "fixturenames", ())
         if uses_pretrained or (callspec is not None and callspec.params.get("any_model") == "pretrained"):
             item.add_marker(pytest.mark.pretrained)
+    if config.getoption("dist", None) != "loadfile":
+        return
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     size = collections.Counter(item.path for item in items)
     items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -size[item.path]))  # stable: a module's own order stays

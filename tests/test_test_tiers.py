@@ -68,7 +68,10 @@ def test_the_longest_modules_are_handed_out_first():
     counts = {"test_book_config.py": 2, "test_grade.py": 9, "test_grade_attacks.py": 3, "test_grade_scale.py": 2,
               "test_otter_export.py": 4, "test_words.py": 5}
     items = [types.SimpleNamespace(path=TESTS / name, nodeid=f"{name}::t{i}") for name, n in counts.items() for i in range(n)]
-    conftest.pytest_collection_modifyitems(items)
+    as_collected = list(items)
+    conftest.pytest_collection_modifyitems(types.SimpleNamespace(getoption=lambda name, default=None: "load"), items)
+    assert items == as_collected, "only --dist loadfile runs are reordered"
+    conftest.pytest_collection_modifyitems(types.SimpleNamespace(getoption=lambda name, default=None: "loadfile"), items)
     order = list(dict.fromkeys(item.path.name for item in items))
     assert order == [*conftest.LONGEST_FIRST, "test_words.py", "test_book_config.py"], order  # then the most tests first
     assert [item.nodeid for item in items[:2]] == ["test_grade_scale.py::t0", "test_grade_scale.py::t1"]
