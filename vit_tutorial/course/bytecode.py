@@ -47,7 +47,8 @@ def _seed(prefix: Path) -> int:
         origin, cached = getattr(spec, "origin", None), getattr(spec, "cached", None)
         if not (origin and cached and os.path.isabs(origin) and os.path.isfile(cached)):
             continue
-        target = prefix / os.path.dirname(origin).lstrip(os.sep) / os.path.basename(cached)
+        folder = os.path.splitdrive(os.path.dirname(origin))[1].lstrip("\\/")  # as Python does: no drive, relative
+        target = prefix / folder / os.path.basename(cached)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(Path(cached).read_bytes())
