@@ -107,8 +107,8 @@ def _timed_run(worker_and_data):
 def run_ahead(env, docnames, progress) -> None:
     """Run the notebooks that myst-nb would run as it reads them, side by side, into its cache (see the top)."""
     config = getattr(env, "mystnb_config", None)
-    if config is None or config.execution_mode != "cache" or config.execution_in_temp:
-        return
+    if config is None or config.execution_mode != "cache" or config.execution_in_temp or _at_once(len(docnames)) < 2:
+        return  # one at a time: myst-nb runs them as it reads them, nothing to stage here
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
