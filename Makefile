@@ -42,14 +42,21 @@ LAB_STAMP := $(VENV)/.lab-installed
 JB_STRICT := -W -n --keep-going
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup book check test lab student instructor bench clean
+.PHONY: setup setup-lab book check test lab student instructor bench clean
 
 setup: $(STAMP)
+# setup and the lab extra (JupyterLab: make lab, and make test's browser tests)
+setup-lab: $(LAB_STAMP)
 
 # PIP_EDITABLE_QUIET: setuptools tells every editable install of a package that sits in the project's root
 # folder ("flat layout") that a folder of the package's name may take precedence over it during imports;
 # here that folder *is* the package, so the notice (a BuildBackendWarning, shown even with --quiet) is dropped.
 PIP_EDITABLE_QUIET := PYTHONWARNINGS="ignore:Editable installation"
+# Two setups may run at once (.ci/run sets up both transformers majors side by side). Installing the package from
+# this folder rewrites vit_tutorial.egg-info here, so that one short step takes a lock (flock(1), where there is
+# one; it waits at most ten minutes). The dependencies then come by the package's name, "vit_tutorial[dev]": pip
+# reads them from the editable install just made, and touches nothing in this folder.
+SETUP_LOCK := $(shell command -v flock >/dev/null 2>&1 && echo flock --wait 600 pyproject.toml)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@echo "setup: $(VENV) for transformers $(TRANSFORMERS).x, pinned by $(CONSTRAINTS) (a first install downloads about 1 GB and takes minutes)"
@@ -60,7 +67,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	# file); its own dependencies come with the rest, from PyPI, at the versions in $(CONSTRAINTS)
 	@$(install_torch)
 	@echo "setup: installing vit_tutorial (editable) with the dev extra: transformers, jupyter-book, pytest, ..."
-	@$(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[dev]" -c $(CONSTRAINTS)
+	@$(SETUP_LOCK) env $(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip install --quiet "vit_tutorial[dev]" -c $(CONSTRAINTS)
 	@touch $(STAMP)
 	@echo "setup: $(VENV) is ready"
 
@@ -131,7 +139,7 @@ lab: $(LAB_STAMP)
 # JupyterLab with jupyterlab-myst, so {exercise} blocks render as boxes and {cite} roles as their keys, not raw MyST
 $(LAB_STAMP): $(STAMP)
 	@echo "setup: installing the lab extra into $(VENV): JupyterLab, jupyterlab-myst"
-	@$(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e ".[lab]" -c $(CONSTRAINTS)
+	@$(BIN)/python -m pip install --quiet "vit_tutorial[lab]" -c $(CONSTRAINTS)
 	@touch $(LAB_STAMP)
 
 student: setup

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,37 @@ def test_make_test_blocks_transformers_for_the_free_modules_and_ci_runs_the_rest
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test \|\|", ci, re.M), "CI runs the README's test command"
     assert re.search(r"^make test-transformers TRANSFORMERS=4 \|\|", ci, re.M)
+
+
+def test_setup_writes_in_the_checkout_only_under_its_lock(tmp_path):
+    """.ci/run sets up both majors side by side: the one pip step that reads this folder (and rewrites
+    vit_tutorial.egg-info) holds the lock; the dependencies come by the package's name."""
+    lines = subprocess.run(["make", "-n", "setup", f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    installs = [line for line in lines if " pip install " in line]
+    from_folder = [line for line in installs if re.search(r"(\s-e\s+|\s)[\"']?\.(\[\w+\])?[\"']?(\s|$)", line)]
+    assert len(from_folder) == 1 and "--no-deps" in from_folder[0], installs
+    if shutil.which("flock"):
+        assert from_folder[0].startswith("flock --wait 600 pyproject.toml "), from_folder[0]
+    assert any('"vit_tutorial[dev]"' in line for line in installs), installs
+    ci = (ROOT / ".ci" / "run").read_text()
+    for setup in ("make setup-lab &", "make setup TRANSFORMERS=4 &", "bash .ci/install-browser &"):
+        assert setup in ci, f"{setup!r}: CI starts the installs side by side"
+
+
+def test_the_dependencies_by_name_leave_the_checkout_alone():
+    """What make setup's second pip step does, in this environment (as a dry run): the package is already
+    installed (editable), so pip reads its extras from there and writes nothing in the checkout."""
+    egg = ROOT / "vit_tutorial.egg-info"
+    before = {p.name: p.stat().st_mtime_ns for p in egg.iterdir()} if egg.is_dir() else None
+    major = int(__import__("importlib.metadata").metadata.version("transformers").split(".")[0])
+    constraints = ROOT / ("constraints.txt" if major >= 5 else "constraints-transformers4.txt")
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "vit_tutorial[dev]",
+                             "-c", str(constraints)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert re.search(r"Requirement already satisfied: vit_tutorial\[dev\]", result.stdout), result.stdout[-2000:]
+    after = {p.name: p.stat().st_mtime_ns for p in egg.iterdir()} if egg.is_dir() else None
+    assert after == before, "pip wrote in vit_tutorial.egg-info"
 
 
 MODULE_WITH_A_FIXTURE = '''
