@@ -465,8 +465,9 @@ def test_in_bubblewrap_the_kernel_writes_only_in_its_own_folder(env, tmp_path):
 
 def test_outside_a_sandbox_a_kernel_reads_its_own_copy_of_the_graders_bytecode(env, tmp_path, monkeypatch):
     """Unsandboxed, a kernel could rewrite the ``__pycache__`` of the packages for the next submission's kernel:
-    there each kernel reads bytecode from a folder of its own, which the grader fills with a copy of what it
-    compiled (the attack on it is in test_grade_attacks.py). In bubblewrap (read-only) the installed bytecode is used."""
+    there each kernel reads bytecode from a folder that no other kernel uses at the same time, which the grader fills
+    with a copy of what it compiled and checks before the next kernel of the job uses it (the attack on it is in
+    test_grade_attacks.py). In bubblewrap (read-only) the installed bytecode is used."""
     alone = kernel.kernel_env(tmp_path, sandboxed=False)
     assert alone["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache") and alone["PYTHONDONTWRITEBYTECODE"] == "1"
     wrapped = kernel.kernel_env(tmp_path, sandboxed=True)
@@ -479,12 +480,19 @@ def test_outside_a_sandbox_a_kernel_reads_its_own_copy_of_the_graders_bytecode(e
     nb = _solved()
     nb.cells.insert(3, new_code_cell(  # a kernel writes no bytecode: what is there, the grader put there
         "import os, sys, torch\ncached = torch.__spec__.cached\n"
-        "raise RuntimeError(f'bytecode: {cached.startswith(sys.pycache_prefix)} {os.path.isfile(cached)}')"))
-    write(nb, tmp_path / "tiny.ipynb")
-    [r] = grade.grade([tmp_path / "tiny.ipynb"], book_dir=book, timeout=TIMEOUT, checks_module=CHECKS)
-    assert r.sandbox.startswith("none"), r.sandbox
-    assert [e.split("bytecode: ")[1] for e in r.errors if "bytecode:" in e] == ["True True"], r.errors
-    assert (r.status, r.passed) == ("graded", 2), r.to_dict()
+        "raise RuntimeError(f'bytecode: {cached.startswith(sys.pycache_prefix)} {os.path.isfile(cached)} "
+        "{sys.pycache_prefix.startswith(os.environ[\"HOME\"].removesuffix(\"home\"))} {sys.pycache_prefix}')"))
+    for who in ("ana", "ben"):
+        (tmp_path / who).mkdir()
+        write(nb, tmp_path / who / "tiny.ipynb")
+    results = grade.grade([tmp_path / who / "tiny.ipynb" for who in ("ana", "ben")], book_dir=book, timeout=TIMEOUT,
+                          checks_module=CHECKS)
+    said = [e.split("bytecode: ")[1].split() for r in results for e in r.errors if "bytecode:" in e]
+    assert [s[:3] for s in said] == [["True", "True", "False"]] * 2, said  # its own copy, outside its private folder:
+    assert said[0][3] == said[1][3], said  # the one its job's kernels share, checked before each (bytecode.ensure)
+    for r in results:
+        assert r.sandbox.startswith("none"), r.sandbox
+        assert (r.status, r.passed) == ("graded", 2), r.to_dict()
 
 
 def test_the_graders_own_compiled_files_go_where_a_kernel_looks_for_them(tmp_path):
@@ -500,6 +508,48 @@ def test_the_graders_own_compiled_files_go_where_a_kernel_looks_for_them(tmp_pat
     looked = Path(where.stdout.strip())
     assert looked.is_relative_to(tmp_path), where
     assert looked.read_bytes() == Path(email.mime.text.__spec__.cached).read_bytes()
+
+
+def test_a_place_keeps_its_compiled_files_and_what_a_kernel_changed_there_is_undone(tmp_path, monkeypatch):
+    """The kernels of one job of a batch use one folder of compiled files after each other (bytecode.ensure): checked
+    before each kernel and left as it is when it holds exactly the grader's files; anything a kernel changed there
+    (a file rewritten, one added or removed, a link, a second name) is moved aside and a fresh copy written."""
+    from vit_tutorial.course import bytecode
+
+    files = {os.path.join("usr", "lib", "a.cpython-311.pyc"): b"A" * 100, os.path.join("usr", "b.cpython-311.pyc"): b"B"}
+    monkeypatch.setattr(bytecode, "_files", files)
+    place, own = tmp_path / "places" / "0", tmp_path / "own"
+    place.parent.mkdir()
+    a = place / "usr" / "lib" / "a.cpython-311.pyc"
+
+    def holds(folder):
+        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == files
+
+    assert bytecode.ensure(place, own) == place and holds(place)
+    written = a.stat().st_mtime_ns
+    assert bytecode.ensure(place, own) == place and holds(place) and a.stat().st_mtime_ns == written  # checked only
+
+    elsewhere = tmp_path / "same bytes elsewhere"
+    elsewhere.write_bytes(files[os.path.join("usr", "lib", "a.cpython-311.pyc")])
+    changes = {
+        "rewritten": lambda: a.write_bytes(b"poisoned"),
+        "added": lambda: (place / "usr" / "c.cpython-311.pyc").write_bytes(b"C"),
+        "added folder": lambda: (place / "opt").mkdir(),
+        "removed": lambda: a.unlink(),
+        "a link": lambda: (a.unlink(), a.symlink_to(elsewhere)),
+        "a second name": lambda: os.link(a, tmp_path / "second name"),
+    }
+    for what, change in changes.items():
+        change()
+        assert bytecode.ensure(place, own) == place and holds(place), what
+        assert not a.is_symlink() and a.stat().st_nlink == 1, what
+        (tmp_path / "second name").unlink(missing_ok=True)
+    assert not own.exists()
+    assert len(list(place.parent.glob("0-changed-*"))) == len(changes)  # moved aside, for the batch's clean-up
+
+    a.write_bytes(b"poisoned")
+    monkeypatch.setattr(bytecode.os, "rename", lambda *args: (_ for _ in ()).throw(PermissionError("no")))
+    assert bytecode.ensure(place, own) == own and holds(own)  # where it cannot be moved: a copy of the kernel's own
 
 
 def test_a_forked_worker_finds_its_imports_done(env, tmp_path, monkeypatch):

@@ -256,10 +256,11 @@ class WorkerRun:
     """One submission's worker, started at once; the caller waits on :meth:`fileno` (``select``), calls :meth:`feed`
     when it is readable, and :meth:`finish` once it is done (:attr:`done`) or past its :attr:`end`: that kills what is
     left of it and fills ``result`` from its signed answer. Several may run at once (``--jobs``), each alone in its
-    own session, private folder, HOME and kernel."""
+    own session, private folder, HOME and kernel. ``pycache``: a folder of compiled files that this job's kernels
+    use one after the other, checked before each (:func:`.bytecode.ensure`); without it, a copy in the private folder."""
 
     def __init__(self, nb, assignment: Assignment, timeout: float, checks_module: str | None, salt: int,
-                 log_path: Path, result: SubmissionResult):
+                 log_path: Path, result: SubmissionResult, pycache: Path | None = None):
         self.assignment, self.result, self.done = assignment, result, False
         self.secret = secrets.token_bytes(32)
         self.limit = timeout * 2 + CALL_TIMEOUT * max(1, len(assignment.checks)) + 120
@@ -269,7 +270,8 @@ class WorkerRun:
         self.work.mkdir()
         job = {"secret": self.secret.hex(), "work": str(self.work), "notebook": nb, "timeout": timeout,
                "call_timeout": min(CALL_TIMEOUT, timeout), "checks_module": checks_module, "salt": salt,
-               "log": str(log_path), "checks": [asdict(c) for c in assignment.checks], "parent": os.getpid()}
+               "log": str(log_path), "checks": [asdict(c) for c in assignment.checks], "parent": os.getpid(),
+               "pycache": str(pycache) if pycache else None}
         try:
             self.pid, self.fd, self.proc = _start_worker(job, log_path, private)
         except BaseException:

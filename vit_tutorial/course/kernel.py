@@ -117,13 +117,13 @@ class KernelFunction:
         return _opaque(str(reply.get("type", "object")))
 
 
-def kernel_env(work: Path, sandboxed: bool = False) -> dict[str, str]:
+def kernel_env(work: Path, sandboxed: bool = False, pycache: Path | None = None) -> dict[str, str]:
     """A minimal environment for the kernel: nothing of the instructor's but what Python and the book need.
 
     Bytecode: never written. Outside a sandbox the kernel also reads none from the shared ``__pycache__``
-    folders, which it could have rewritten for the next submission's kernel, but only from ``work/pycache``,
-    which :class:`Runner` fills with a copy of the grader's own (:mod:`.bytecode`). In bubblewrap those
-    folders are read-only to every kernel, so the compiled files pip installed are used as they are."""
+    folders, which it could have rewritten for the next submission's kernel, but only from ``pycache`` (default
+    ``work/pycache``), which :class:`Runner` fills with a copy of the grader's own (:mod:`.bytecode`). In
+    bubblewrap those folders are read-only to every kernel, so the compiled files pip installed are used as they are."""
     keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "VIT_TUTORIAL_WEIGHTS", "VIT_TUTORIAL_DEVICE", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
     env = {k: os.environ[k] for k in keep if k in os.environ}
@@ -141,7 +141,7 @@ def kernel_env(work: Path, sandboxed: bool = False) -> dict[str, str]:
                JUPYTER_RUNTIME_DIR=str(work / "runtime"), IPYTHONDIR=str(home / ".ipython"),
                MPLCONFIGDIR=str(home / ".matplotlib"), JUPYTER_PLATFORM_DIRS="1", PYTHONNOUSERSITE="1")
     if not sandboxed:
-        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        env["PYTHONPYCACHEPREFIX"] = str(pycache or work / "pycache")
     return env
 
 
@@ -164,11 +164,12 @@ def _child_setup(parent: int, wrapped: bool):
 class Runner:
     """One kernel in ``work``: run notebook cells, and the grader's calls."""
 
-    def __init__(self, nb, work: Path, log, deadline: float):
+    def __init__(self, nb, work: Path, log, deadline: float, pycache: Path | None = None):
         from jupyter_client.manager import AsyncKernelManager
         from nbclient import NotebookClient
 
         self.nb, self.work, self.log, self.deadline = nb, work, log, [deadline]
+        self.pycache = pycache  # the batch's folder of compiled files for this job (checked before use), or a copy in work
         self.exchange = work / "grader"
         self.exchange.mkdir(exist_ok=True)
         (work / "sockets").mkdir(exist_ok=True)
@@ -201,9 +202,14 @@ class Runner:
     def __enter__(self):
         # the kernel itself sets its own SIGINT handler; no preexec_fn on Windows (nor a parent-death signal)
         launch = {"preexec_fn": _child_setup(os.getpid(), bool(self.wrapper))} if os.name == "posix" else {}
-        env = kernel_env(self.work, sandboxed=bool(self.wrapper))
+        own = self.work / "pycache"
+        pycache = None
         if not self.wrapper:
-            bytecode.copy_to(Path(env["PYTHONPYCACHEPREFIX"]))
+            if self.pycache is not None:
+                pycache = bytecode.ensure(self.pycache, fallback=own)
+            else:
+                bytecode.copy_to(own)
+        env = kernel_env(self.work, sandboxed=bool(self.wrapper), pycache=pycache)
         self._ctx = self.client.setup_kernel(env=env, stdout=self.log, stderr=self.log, **launch)
         self._ctx.__enter__()
         try:

@@ -6,12 +6,18 @@ its worker ends or runs out of time: the checkout's files put back (:class:`.iso
 on disk compared with what was read before grading (:mod:`.handins`), then ``on_result`` with every result
 finished so far, in the order of the hand-ins (the CLI writes ``grades.json`` there, atomically). Ctrl-C kills
 the workers running, marks their submissions interrupted and the rest "not graded", and is raised again.
+
+Each of the ``jobs`` places has a folder of compiled files (outside a sandbox: see :mod:`.bytecode`) that its
+kernels use one after the other, each checked before it starts, instead of a fresh copy for every kernel.
 """
 from __future__ import annotations
 
+import itertools
 import select
+import tempfile
 import time
 from collections import deque
+from pathlib import Path
 
 from .handins import HARMED, HandInChanged, HandIns, suspect
 from .isolation import Snapshot, WorkerRun
@@ -32,6 +38,10 @@ def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: flo
     overlap: dict[int, set[int]] = {}  # who ran at the same time as whom (for the flags of a change made meanwhile)
     harmed: set[int] = set()
     jobs = max(1, int(jobs))
+    places = tempfile.TemporaryDirectory(prefix="vit-grade-places-")  # a folder of compiled files per job
+    made = itertools.count()
+    free: list[int] = []  # places whose last worker and kernel are gone
+    place: dict[int, int] = {}  # hand-in running -> its place
 
     def publish():
         if on_result:
@@ -68,7 +78,14 @@ def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: flo
         try:
             job = prepare(item.path, book, result, data=handins.data(i), chapter=chapter, log_dir=log_dir)
             if job is not None:
-                run = WorkerRun(job.nb, job.assignment, timeout, checks_module, salt, job.log_path, result)
+                k = free.pop() if free else next(made)
+                try:
+                    run = WorkerRun(job.nb, job.assignment, timeout, checks_module, salt, job.log_path, result,
+                                    pycache=Path(places.name) / str(k))
+                except BaseException:
+                    free.append(k)
+                    raise
+                place[i] = k
                 overlap[i] = set(running)
                 for j in running:
                     overlap[j].add(i)
@@ -101,9 +118,11 @@ def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: flo
                     raise KeyboardInterrupt(genuine)
             for i in [i for i, (run, _, _) in running.items() if run.done or time.monotonic() >= run.end]:
                 run, snapshot, began = running.pop(i)
+                k = place.pop(i)
                 try:
                     run.finish()
-                except Exception as err:  # noqa: BLE001
+                    free.append(k)  # its worker and kernel are gone: the next job may use its place
+                except Exception as err:  # noqa: BLE001 - (and its place is not used again)
                     run.result.status, run.result.detail = GRADER_ERROR, f"{type(err).__name__}: {err}"
                 finished(i, run.result, snapshot, began)
     except KeyboardInterrupt:
@@ -120,6 +139,8 @@ def run_batch(handins: HandIns, book: dict, book_dir, *, jobs: int, timeout: flo
                 done[i] = SubmissionResult(str(items[i].path), INTERRUPTED, "not graded: grading was interrupted", label=items[i].label)
         publish()
         raise
+    finally:
+        places.cleanup()
     changed = handins.check(everything=True)  # at the end, every hand-in hashed again
     for v in changed:
         done[v].flags.append(HARMED)

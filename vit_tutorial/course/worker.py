@@ -193,7 +193,8 @@ def work(job: dict) -> dict:
         def mark(what):
             log.write(f"[grader] {time.monotonic() - start:6.1f} s  {what}\n".encode())
 
-        runner = Runner(nb, work_dir, log, time.monotonic() + timeout)
+        pycache = Path(job["pycache"]) if job.get("pycache") else None
+        runner = Runner(nb, work_dir, log, time.monotonic() + timeout, pycache)
         result["sandbox"] = runner.sandbox
         with runner:
             mark(f"kernel started (sandbox: {runner.sandbox})")
@@ -208,7 +209,7 @@ def work(job: dict) -> dict:
             how = "the kernel died" if "kernel died" in result["detail"] else "the notebook ended"
             result["notes"].append(f"{how} in cell {crashed_at}: graded the cells before it, run again in a fresh kernel")
             scratch = {"errors": []}
-            runner = Runner(nb, work_dir, log, time.monotonic() + left)
+            runner = Runner(nb, work_dir, log, time.monotonic() + left, pycache)
             with runner:
                 again = run_notebook(runner, before, left, scratch)
                 result["exercises"] = grade_checks(runner if again is None else None, job["checks"], module, job["salt"], call_timeout)
