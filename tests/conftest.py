@@ -80,7 +80,8 @@ def batch_pixels(dev) -> torch.Tensor:
 # with the most tests first. Under `-n 2 --dist loadfile --no-loadscope-reorder` (the Makefile's) a worker takes the
 # next whole module in this order when it runs out. xdist's own order (the most tests first) handed out
 # test_grade_scale.py (five tests, two minutes) last: it ran a minute beside an idle core.
-LONGEST_FIRST = ("test_grade_scale.py", "test_grade.py", "test_otter_export.py", "test_grade_attacks.py")
+LONGEST_FIRST = ("test_grade_scale.py", "test_grade.py", "test_otter_export.py", "test_grade_attacks.py",  # free set
+                 "test_tolerance.py", "test_scratch.py", "test_attention.py", "test_encoder.py")  # with transformers
 
 
 def pytest_collection_modifyitems(config, items):
