@@ -119,7 +119,6 @@ def copy_to(prefix: Path) -> int:
     return len(_files)
 
 
-
 def _holds_exactly(prefix: Path) -> bool:
     """Whether ``prefix`` holds this process's compiled files and nothing else: every file byte for byte, each a
     plain file of its own (no link, no second name), no file or folder more, none missing."""
@@ -146,8 +145,8 @@ def _holds_exactly(prefix: Path) -> bool:
                     fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
                     try:
                         info = os.fstat(fd)
-                        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-                            return False
+                        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size != len(_files[name]):
+                            return False  # (the size first: a file made huge is never read)
                         with open(fd, "rb", closefd=False) as file:
                             if file.read() != _files[name]:
                                 return False
