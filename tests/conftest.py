@@ -76,10 +76,11 @@ def batch_pixels(dev) -> torch.Tensor:
     return torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")]).to(dev)
 
 
-# The modules that take longest (minutes of grading in kernels), in the order they run first; then the others, those
-# with the most tests first. Under `-n 2 --dist loadfile --no-loadscope-reorder` (the Makefile's) a worker takes the
-# next whole module in this order when it runs out. xdist's own order (the most tests first) handed out
-# test_grade_scale.py (five tests, two minutes) last: it ran a minute beside an idle core.
+# The modules that take longest (minutes of grading in kernels; in the unit phase with transformers, the whole-model
+# comparisons, 20-40 s each), in the order they run first; then the others, those with the most tests first. Under
+# `-n 2 --dist loadfile --no-loadscope-reorder` (the Makefile's) a worker takes the next whole module in this order
+# when it runs out. xdist's own order (the most tests first) handed out test_grade_scale.py (five tests, two minutes)
+# last: it ran a minute beside an idle core.
 LONGEST_FIRST = ("test_grade_scale.py", "test_grade.py", "test_otter_export.py", "test_grade_attacks.py",  # free set
                  "test_tolerance.py", "test_scratch.py", "test_attention.py", "test_encoder.py")  # with transformers
 

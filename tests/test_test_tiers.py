@@ -9,6 +9,7 @@ where the Makefile looks for it.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import os
 import re
 import shutil
@@ -135,7 +136,7 @@ def test_the_dependencies_by_name_leave_the_checkout_alone():
     installed (editable), so pip reads its extras from there and writes nothing in the checkout."""
     egg = ROOT / "vit_tutorial.egg-info"
     before = {p.name: p.stat().st_mtime_ns for p in egg.iterdir()} if egg.is_dir() else None
-    major = int(__import__("importlib.metadata").metadata.version("transformers").split(".")[0])
+    major = int(importlib.metadata.version("transformers").split(".")[0])
     constraints = ROOT / ("constraints.txt" if major >= 5 else "constraints-transformers4.txt")
     result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "vit_tutorial[dev]",
                              "-c", str(constraints)], cwd=ROOT, capture_output=True, text=True, timeout=120)

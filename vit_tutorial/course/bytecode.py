@@ -7,12 +7,12 @@ kernel about 3 s of CPU here: it compiles IPython and torch afresh. So the grade
 (:func:`prepare`), in a process that runs no student code, and keeps the files in its own memory. Each job of a
 batch has one folder for its kernels, one after the other (:func:`ensure`): before each kernel it is checked byte
 for byte against those files and written afresh only where the last kernel changed it, so what a kernel does to
-it, no other kernel sees. (A fresh copy for every kernel, :func:`copy_to`, is 2,200 new files, 58 MB: 1 to 2 s of
-CPU here; the check reads them in about 60 ms.) Most of those files the grader has already: the compiled files of
-what it imported itself (pip wrote them when it installed torch); they go in first (:func:`_seed`), and the
-kernel compiles only the rest (ipykernel's debugger, what a call into a kernel reaches): 10.5 s -> 5 s here.
-A file whose source has changed since is ignored by Python (its header records the source's time and size) and
-compiled afresh, as before.
+it, no other kernel sees. (A fresh copy for every kernel, :func:`copy_to`, is 2,200 new files, 58 MB: 0.1 to 2 s
+of CPU here, as the page cache stands; the check reads them in about 60 ms.) Most of those files the grader has
+already: the compiled files of what it imported itself (pip wrote them when it installed torch); they go in first
+(:func:`_seed`), and the kernel compiles only the rest (ipykernel's debugger, what a call into a kernel reaches):
+10.5 s -> 5 s here. A file whose source has changed since is ignored by Python (its header records the source's
+time and size) and compiled afresh, as before.
 """
 from __future__ import annotations
 
@@ -163,8 +163,8 @@ def ensure(prefix: Path, fallback: Path) -> Path:
     :func:`_holds_exactly`; about 60 ms here) and written afresh only where a kernel changed it.
 
     For kernels that run one after the other (one per job of a batch, see :mod:`.parallel`): what the last kernel
-    did to its folder, the next one does not see, as with a copy of its own (:func:`copy_to`, 1 to 2 s of CPU here
-    under memory pressure: 2,200 files, 58 MB), which is what a changed folder costs. It is moved aside whole (what
+    did to its folder, the next one does not see, as with a copy of its own (:func:`copy_to`, 0.1 to 2 s of CPU
+    here: 2,200 files, 58 MB), which is what a changed folder costs. It is moved aside whole (what
     a kernel left there may not be removable), for the batch's clean-up; where that fails, the copy goes to
     ``fallback``, a folder of this kernel's own."""
     if _holds_exactly(prefix):
