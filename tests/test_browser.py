@@ -7,9 +7,10 @@ that every local link, image, stylesheet and script answers 200, that chapter pa
 static figure above it, and that the navigation lists every page. The search page must
 find "attention". A screenshot of each page goes to ``test-artifacts/screenshots/``.
 
-:func:`test_page_everywhere` opens every page seven more times, for eight in all: from disk (``file://``, as a reader
+:func:`test_page_everywhere` checks every page in eight ways: from disk (``file://``, as a reader
 who opens ``_build/html/index.html``) and over http, at 1280 px and at 400 px, in the light and
-the dark theme. Each time every explorer (``vit_tutorial.explorers``, root ``[data-explorer]``)
+the dark theme, in five page loads (:data:`OPENED`; three are switched to the other theme with the
+header's switch and checked again, :data:`SWITCHED`). Each time every explorer (``vit_tutorial.explorers``, root ``[data-explorer]``)
 must draw in the theme's colours, every figure must show its copy for the theme, nothing may
 scroll sideways, and there may be no console error and no failed request; twice (:data:`DRIVE`)
 every control of every explorer is operated (``tests/_explorer_driver.py``) and the theme is
@@ -499,6 +500,14 @@ JS_FIGURES_THEMED = r"""
 
 SCHEMES, WIDTHS, THEMES = ("file", "http"), (1280, PHONE_WIDTH), ("light", "dark")
 FIRST_VISIT = ("http", 1280, "light")  # test_page's: the visit that also measures how soon explorers draw
+# Every (scheme, width, theme) is checked, in five page loads rather than eight: a load is checked in the theme it
+# opened in, and the three loads in SWITCHED are checked once more after the reader's own switch in the header has
+# turned them to the other theme (with the system's preference following). Between them the loads open every pair --
+# (scheme, width), (scheme, theme), (width, theme) -- fresh at least once, and the two first visits over http at
+# desktop width, which are weighed, open fresh (test_every_combination_is_checked_and_every_pair_opens_fresh).
+OPENED = {FIRST_VISIT, ("http", 1280, "dark"), ("http", PHONE_WIDTH, "dark"), ("file", 1280, "dark"),
+          ("file", PHONE_WIDTH, "light")}
+SWITCHED = {("http", PHONE_WIDTH, "dark"), ("file", 1280, "dark"), ("file", PHONE_WIDTH, "light")}
 # where every control of every explorer is operated (elsewhere each must draw its first picture):
 # from disk and over http, at both widths, in both themes
 DRIVE = {("file", 1280, "dark"), ("http", PHONE_WIDTH, "light")}
@@ -516,8 +525,9 @@ def _record(page: str, key: str, value) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> list[str]:
-    """Everything one visit must show; returns what went wrong (empty: nothing)."""
+def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str, fresh: bool = True) -> list[str]:
+    """Everything one visit must show; returns what went wrong (empty: nothing). ``fresh``: the page opened in
+    this theme (a first visit, weighed and timed where that is due), not switched to it."""
     from _explorer_driver import JS_SNAPSHOT, drive  # tests/ is on sys.path (pytest's rootdir conftest)
 
     where = f"{scheme} {width} px {theme}"
@@ -527,7 +537,7 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
     if v.page.evaluate("() => document.documentElement.dataset.theme") != theme:
         problems.append(f"{where}: the page is not in the {theme} theme")
 
-    if scheme == "http" and width == 1280:  # a first visit's weight, every file counted, read to the end
+    if fresh and scheme == "http" and width == 1280:  # a first visit's weight, every file counted, read to the end
         v.page.evaluate(JS_READ_THROUGH)
         weight = v.page.evaluate(JS_WEIGHT)
         _record(page, f"weight_{theme}", weight)
@@ -564,7 +574,7 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
         # the theme switches: every canvas explorer draws again in the other theme's colours
         canvases = [i for i, e in enumerate(explorers) if v.page.locator("[data-explorer]").nth(i).locator("canvas").count()]
         before = [v.page.evaluate(JS_SNAPSHOT, i) for i in canvases]
-        other = "light" if theme == "dark" else "dark"
+        other = _other(theme)
         v.page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{other}'; }}")
         v.page.wait_for_timeout(400)
         same = [explorers[i]["name"] for i, b in zip(canvases, before) if v.page.evaluate(JS_SNAPSHOT, i) == b]
@@ -573,7 +583,7 @@ def _check_visit(page: str, v: Visit, scheme: str, width: int, theme: str) -> li
         v.page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{theme}'; }}")
         v.page.wait_for_timeout(200)
 
-    if scheme == "http" and width == 1280 and theme == "light":
+    if fresh and (scheme, width, theme) == FIRST_VISIT:
         firsts = {}
         for i, e in enumerate(explorers):
             t = v.page.evaluate(_JS_TIMING, i)
@@ -612,24 +622,51 @@ _JS_TIMING = """
 
 @pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
 def test_page_everywhere(page, visit):
-    """The page opened from disk (file://) and over http, at desktop and phone width, in the light
+    """The page from disk (file://) and over http, at desktop and phone width, in the light
     and the dark theme, with every off-machine request blocked: every explorer draws (and, in
     :data:`DRIVE`, answers every control, and draws again when the theme switches), every figure
     has its copy for the theme, nothing scrolls sideways, no console error, no failed request, and
-    a first visit over http weighs at most :data:`PAGE_BUDGET`, everything counted. The light visit over
-    http at 1280 px is :func:`test_page`'s, which runs these checks too."""
+    a first visit over http weighs at most :data:`PAGE_BUDGET`, everything counted. The page opens as
+    :data:`OPENED` says, and those in :data:`SWITCHED` are checked again in the other theme. The light
+    visit over http at 1280 px is :func:`test_page`'s, which runs these checks too."""
     problems = []
-    for scheme in SCHEMES:
-        for width in WIDTHS:
-            for theme in THEMES:
-                if (scheme, width, theme) == FIRST_VISIT:
-                    continue  # test_page's visit is that one: its checks run there, on the same page load
-                v = visit(page + ".html", width=width, theme=theme, scheme=scheme)
-                try:
-                    problems += _check_visit(page, v, scheme, width, theme)
-                finally:
-                    v.close()
+    for scheme, width, theme in sorted(OPENED - {FIRST_VISIT}):  # test_page's visit: its checks run there
+        v = visit(page + ".html", width=width, theme=theme, scheme=scheme)
+        try:
+            problems += _check_visit(page, v, scheme, width, theme)
+            if (scheme, width, theme) in SWITCHED:
+                other = _other(theme)
+                problems += _switch_theme(v, other, f"{scheme} {width} px {theme}")
+                problems += _check_visit(page, v, scheme, width, other, fresh=False)
+        finally:
+            v.close()
     assert not problems, f"{page}:\n" + "\n".join(problems)
+
+
+def _other(theme: str) -> str:
+    return "light" if theme == "dark" else "dark"
+
+
+# the reader's switch in the header: each press moves the theme's mode on (light, dark, auto, in an order that
+# depends on the system's preference); at most three presses reach any theme
+JS_PRESS_THEME_SWITCH = """
+(want) => {
+  const button = document.querySelector('.theme-switch-button');
+  if (!button) return null;
+  for (let i = 0; i < 3 && document.documentElement.dataset.theme !== want; i++) button.click();
+  return document.documentElement.dataset.theme;
+}
+"""
+
+
+def _switch_theme(v: Visit, theme: str, where: str) -> list[str]:
+    """Turn an opened page to ``theme`` as a reader does: the system's preference changes and the reader presses
+    the theme's switch; returns what went wrong (empty: nothing)."""
+    v.page.emulate_media(color_scheme=theme)
+    got = v.page.evaluate(JS_PRESS_THEME_SWITCH, theme)
+    if got != theme:
+        return [f"{where}: the theme's switch did not turn the page {theme} (it is {got!r}: no switch in the header?)"]
+    return []
 
 
 JS_ICONS = """
@@ -733,6 +770,25 @@ def test_no_page_needs_module_scripts(site):
             if module and ("src=" in tag or re.search(r"\bimport\b[^;]*\bfrom\b|\bimport\s*\(", body)):
                 offenders.append(f"{page.relative_to(site)}: {tag[:80]}")
     assert not offenders, "pages that need module scripts (dead from file://):\n" + "\n".join(offenders)
+
+
+def test_every_combination_is_checked_and_every_pair_opens_fresh():
+    """The plan of test_page_everywhere: the eight (scheme, width, theme) are each checked once; every pair of
+    two of them is opened fresh by some load; the weighed first visits (http, 1280 px) and test_page's open fresh;
+    the visits that operate the explorers are among those checked."""
+    import itertools
+
+    every = set(itertools.product(SCHEMES, WIDTHS, THEMES))
+    switched_to = [(scheme, width, _other(theme)) for scheme, width, theme in SWITCHED]
+    checked = sorted(OPENED) + switched_to
+    assert sorted(checked) == sorted(every), f"checked {checked}, want each of {sorted(every)} once"
+    assert SWITCHED <= OPENED
+    for i, j in itertools.combinations(range(3), 2):
+        pairs = {(c[i], c[j]) for c in every}
+        assert pairs == {(c[i], c[j]) for c in OPENED}, f"a pair of {('scheme', 'width', 'theme')[i]} and " \
+            f"{('scheme', 'width', 'theme')[j]} never opens fresh: {pairs - {(c[i], c[j]) for c in OPENED}}"
+    assert {c for c in every if c[:2] == ("http", 1280)} | {FIRST_VISIT} <= OPENED - SWITCHED
+    assert DRIVE <= every and {c[0] for c in DRIVE} == set(SCHEMES) and {c[1] for c in DRIVE} == set(WIDTHS)
 
 
 def test_toc_reader():
