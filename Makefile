@@ -2,10 +2,11 @@
 #   make book       build the rendered book   -> _build/html/index.html (TRANSFORMERS=4: _build-tf4/_build/html)
 #   make check      the quick tier while you work (a few minutes): ruff, the unit tests that are neither slow nor
 #                   browser tests, and the notebooks changed since main (BASE=<git ref> compares with another)
-#   make test       run the whole test suite (unit tests, every notebook on random and trained-like weights,
-#                   strict book build, browser tests: the book, and the explorers live in JupyterLab)
+#   make test       run the whole test suite (unit tests, every notebook on random weights and each that loads the
+#                   ViT on trained-like weights, strict book build, browser tests: the book, and the explorers live
+#                   in JupyterLab)
 #   make test-transformers   the part of make test whose result can depend on the transformers major: the unit
-#                   tests not marked transformers_free and every notebook on random and trained-like weights.
+#                   tests not marked transformers_free and the notebooks, as in make test.
 #                   CI runs make test on 5.x and this on 4.57.x (TRANSFORMERS=4): the rest would be the same work twice
 #   make lab        open the notebooks in JupyterLab
 #   make student    write the student copy of the notebooks (no solutions) -> student/
@@ -105,11 +106,16 @@ NBMAKE := $(BIN)/python -m pytest -n 2 --nbmake
 # the modules that hold browser tests: the browser phase's workers import only these, not all seventy
 BROWSER_MODULES := $(shell grep -l 'pytest.mark.browser' tests/test_*.py)
 
+# The notebooks whose code loads the ViT. load_model is the one reader of VIT_TUTORIAL_WEIGHTS and nothing in the package
+# calls it (tests/test_test_tiers.py keeps both true), so a notebook that never names it (training the tiny model,
+# the JavaScript port) gives the same outputs on any weights: on trained-like weights it would be the same work twice.
+WEIGHTED_NOTEBOOKS := $(shell $(PYTHON) tests/_weighted_notebooks.py book)
+
 define test_with_transformers
 	$(PYTEST_UNIT) tests -m "not browser and not transformers_free"
-	# every notebook on synthetic trained-like weights (outlier channels, high-norm tokens,
+	# every notebook that loads the ViT on synthetic trained-like weights (outlier channels, high-norm tokens,
 	# peaked attention): the book's checks must hold on numbers like a trained model's
-	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) book
+	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) $(WEIGHTED_NOTEBOOKS)
 	# the chapters whose checks span many layers, on the heavier trained-like profile (tokens of norm ~4000
 	# that the others attend to): there the float64 referee decides, and it must
 	VIT_TUTORIAL_WEIGHTS=trained-like-heavy $(NBMAKE) book/07_mlp_encoder.ipynb book/09_classifier.ipynb

@@ -173,3 +173,51 @@ def test_the_unit_phase_makes_a_modules_fixture_once(tmp_path):
                          env={**os.environ, "FIXTURE_LOG": str(log)}, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-n" in options and len(log.read_text().split()) == 2, f"{options}: one setup per module, got {log.read_text()!r}"
+
+
+WEIGHT_READERS = {"WEIGHTS_ENV", "requested_source", "resolve_source"}
+
+
+def _named(node: ast.AST) -> str | None:
+    return getattr(node, "id", None) or getattr(node, "attr", None) or getattr(node, "name", None)
+
+
+def test_only_the_notebooks_that_load_the_model_run_again_on_trained_like_weights():
+    """``VIT_TUTORIAL_WEIGHTS`` is read in weights/sources.py, by functions that only ``load_model`` calls, and
+    nothing in the package calls ``load_model``: so the notebooks whose code never names it give the same outputs
+    on any weights, and the trained-like run (both majors) takes only the others. Every notebook still runs on
+    random weights."""
+    readers, callers, outside_load_model = set(), set(), []
+    for path in sorted((ROOT / "vit_tutorial").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and node.value == "VIT_TUTORIAL_WEIGHTS") or (
+                    isinstance(node, (ast.Name, ast.Attribute, ast.alias)) and _named(node) in WEIGHT_READERS):
+                readers.add(rel)
+            if isinstance(node, ast.Call) and _named(node.func) == "load_model":
+                callers.add(rel)
+        if rel == "vit_tutorial/model.py":  # there, the readers are used by load_model alone
+            load_model = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "load_model")
+            inside = {id(n) for n in ast.walk(load_model)}
+            outside_load_model = [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, (ast.Name, ast.Attribute))
+                                  and _named(n) in WEIGHT_READERS and id(n) not in inside]
+    # course/kernel.py only hands the variable on to the grader's kernels, by name
+    assert readers == {"vit_tutorial/weights/sources.py", "vit_tutorial/model.py", "vit_tutorial/course/kernel.py"}, \
+        readers
+    assert not outside_load_model, outside_load_model
+    assert not callers, f"the package calls load_model (then more notebooks depend on the weights): {callers}"
+
+    sys.path.insert(0, str(TESTS))
+    try:
+        from _weighted_notebooks import weighted_notebooks
+    finally:
+        sys.path.remove(str(TESTS))
+    weighted = [p.relative_to(ROOT).as_posix() for p in weighted_notebooks(ROOT / "book")]
+    every = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb"))
+    assert "book/04_attention.ipynb" in weighted and "book/10_training.ipynb" not in weighted, weighted
+    dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
+    [trained] = [line for line in dry.stdout.splitlines() if line.startswith("VIT_TUTORIAL_WEIGHTS=trained-like ")]
+    assert trained.split("--nbmake", 1)[1].split() == weighted, trained
+    assert re.search(r"^\S+ -m pytest -n 2 --nbmake book$", dry.stdout, re.M), "every notebook on random weights"
+    assert len(every) > len(weighted)
