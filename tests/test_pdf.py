@@ -56,11 +56,18 @@ def book_pdf(tmp_path_factory):
     return out, lines
 
 
-def test_the_pdf_has_every_page_in_order_with_a_bookmark_per_part_and_chapter(book_pdf):
+def test_the_pdf_has_every_page_in_order_with_bookmarks_and_typeset_maths(book_pdf):
+    """One test, not two: the browser phase hands tests out one by one to two workers, and each worker that ran a test
+    of this module would print the whole book again (about 50 s of CPU) for its own copy of the fixture."""
     from pypdf import PdfReader
 
     path, lines = book_pdf
     reader = PdfReader(path)
+    _every_page_in_order_with_a_bookmark_per_part_and_chapter(reader, lines)
+    _a_chapter_bookmark_holds_its_sections_and_the_maths_is_typeset(reader)
+
+
+def _every_page_in_order_with_a_bookmark_per_part_and_chapter(reader, lines):
     parts = _tool().toc_parts()
     pages = [p for _, ps in parts for p in ps]
     assert len(reader.pages) >= 2 * len(pages), f"{len(reader.pages)} pages for {len(pages)} chapters and appendices"
@@ -82,10 +89,7 @@ def test_the_pdf_has_every_page_in_order_with_a_bookmark_per_part_and_chapter(bo
         assert starts == sorted(starts) and len(set(starts)) == len(starts)
 
 
-def test_a_chapter_bookmark_holds_its_sections_and_the_maths_is_typeset(book_pdf):
-    from pypdf import PdfReader
-
-    reader = PdfReader(book_pdf[0])
+def _a_chapter_bookmark_holds_its_sections_and_the_maths_is_typeset(reader):
     outline = reader.outline
     forward = outline[outline.index(next(i for i in outline if not isinstance(i, list) and "forward pass" in str(i.title))) + 1]
     chapter4 = forward.index(next(i for i in forward if not isinstance(i, list) and str(i.title).startswith("4.")))
