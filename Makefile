@@ -115,7 +115,7 @@ define test_with_transformers
 	$(PYTEST_UNIT) tests -m "not browser and not transformers_free"
 	# every notebook that loads the ViT on synthetic trained-like weights (outlier channels, high-norm tokens,
 	# peaked attention): the book's checks must hold on numbers like a trained model's
-	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) $(WEIGHTED_NOTEBOOKS)
+	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) $(or $(WEIGHTED_NOTEBOOKS),$(error tests/_weighted_notebooks.py found no notebook that loads the model in book/))
 	# the chapters whose checks span many layers, on the heavier trained-like profile (tokens of norm ~4000
 	# that the others attend to): there the float64 referee decides, and it must
 	VIT_TUTORIAL_WEIGHTS=trained-like-heavy $(NBMAKE) book/07_mlp_encoder.ipynb book/09_classifier.ipynb

@@ -10,8 +10,8 @@ find "attention". A screenshot of each page goes to ``test-artifacts/screenshots
 :func:`test_page_everywhere` checks every page in eight ways: from disk (``file://``, as a reader
 who opens ``_build/html/index.html``) and over http, at 1280 px and at 400 px, in the light and
 the dark theme, in five page loads (:data:`OPENED`; three are switched to the other theme with the
-header's switch and checked again, :data:`SWITCHED`). Each time every explorer (``vit_tutorial.explorers``, root ``[data-explorer]``)
-must draw in the theme's colours, every figure must show its copy for the theme, nothing may
+header's switch and checked again, :data:`SWITCHED`). Each time every explorer
+(``vit_tutorial.explorers``, root ``[data-explorer]``) must draw in the theme's colours, every figure must show its copy for the theme, nothing may
 scroll sideways, and there may be no console error and no failed request; twice (:data:`DRIVE`)
 every control of every explorer is operated (``tests/_explorer_driver.py``) and the theme is
 switched, which must redraw them. A first visit over http weighs at most :data:`PAGE_BUDGET`,
@@ -240,6 +240,11 @@ class Visit:
     def _request_failed(self, request):
         if self._local(request.url):
             self.failed.append(f"{request.failure} {request.url}")
+
+    def forget_events(self):
+        """Empty the lists of what happened (a page checked once, then switched and checked again)."""
+        for events in (self.blocked, self.failed, self.errors, self.console):
+            events.clear()
 
     def close(self):
         self.context.close()
@@ -635,6 +640,7 @@ def test_page_everywhere(page, visit):
         try:
             problems += _check_visit(page, v, scheme, width, theme)
             if (scheme, width, theme) in SWITCHED:
+                v.forget_events()  # reported above: what the switched page reports is its own
                 other = _other(theme)
                 problems += _switch_theme(v, other, f"{scheme} {width} px {theme}")
                 problems += _check_visit(page, v, scheme, width, other, fresh=False)
