@@ -102,7 +102,11 @@ check: setup
 # (Not loadgroup: with pytest 9.2 its xdist_group marks are silently ignored, pytest-xdist issue 1386.)
 PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 TRANSFORMERS_FREE := $(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py)
-NBMAKE := $(BIN)/python -m pytest -n 2 --nbmake
+# nbmake's notebooks run in kernels forked from a warm process (tools/warm_kernel.py): each skips the ~4 s of CPU that
+# importing torch and transformers costs a fresh kernel. Only here: the book build and the grader start plain kernels.
+WARM_KERNELS := $(abspath $(BUILD)/_build/warm-kernels)
+WARM_SPEC := $(WARM_KERNELS)/kernels/python3/kernel.json
+NBMAKE := JUPYTER_PATH=$(WARM_KERNELS) $(BIN)/python -m pytest -n 2 --nbmake
 # the modules that hold browser tests: the browser phase's workers import only these, not all seventy
 BROWSER_MODULES := $(shell grep -l 'pytest.mark.browser' tests/test_*.py)
 
@@ -122,7 +126,7 @@ define test_with_transformers
 endef
 
 # the lab extra too: the browser tests open the explorers live in JupyterLab (tests/test_lab.py)
-test: setup $(LAB_STAMP)
+test: setup $(LAB_STAMP) $(WARM_SPEC)
 	$(test_with_transformers)
 	PYTHONPATH=tests/without_transformers $(PYTEST_UNIT) $(TRANSFORMERS_FREE) -m "not browser"
 	# every notebook on random weights: the strict build executes each one (raise_on_error: a cell that fails
@@ -135,9 +139,12 @@ test: setup $(LAB_STAMP)
 # what CI runs on the second transformers major (see the top of this file): the notebooks on random weights run
 # here under nbmake, as the book build (which also renders them: the same work on either major) is not run
 .PHONY: test-transformers
-test-transformers: setup
+test-transformers: setup $(WARM_SPEC)
 	$(test_with_transformers)
 	$(NBMAKE) book
+
+$(WARM_SPEC): $(STAMP) tools/warm_kernel.py
+	$(BIN)/python tools/warm_kernel.py spec $(WARM_KERNELS)
 
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab book/

@@ -108,7 +108,7 @@ def test_the_grader_runs_once_and_the_model_tests_on_both_majors():
 def test_make_test_blocks_transformers_for_the_free_modules_and_ci_runs_the_rest_on_4_57():
     assert 'PYTHONPATH=tests/without_transformers $(PYTEST_UNIT) $(TRANSFORMERS_FREE) -m "not browser"' in MAKEFILE
     assert '-m "not browser and not transformers_free"' in MAKEFILE
-    recipe = MAKEFILE.split("\ntest-transformers: setup\n", 1)[1].split("\n\n", 1)[0]
+    recipe = MAKEFILE.split("\ntest-transformers: setup $(WARM_SPEC)\n", 1)[1].split("\n\n", 1)[0]
     assert "$(test_with_transformers)" in recipe and "$(NBMAKE) book" in recipe, recipe
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test \|\|", ci, re.M), "CI runs the README's test command"
@@ -219,5 +219,5 @@ def test_only_the_notebooks_that_load_the_model_run_again_on_trained_like_weight
     dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
     [trained] = [line for line in dry.stdout.splitlines() if line.startswith("VIT_TUTORIAL_WEIGHTS=trained-like ")]
     assert trained.split("--nbmake", 1)[1].split() == weighted, trained
-    assert re.search(r"^\S+ -m pytest -n 2 --nbmake book$", dry.stdout, re.M), "every notebook on random weights"
+    assert re.search(r"^(\S+=\S+ )*\S+ -m pytest -n 2 --nbmake book$", dry.stdout, re.M), "every notebook, random weights"
     assert len(every) > len(weighted)

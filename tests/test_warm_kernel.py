@@ -1,0 +1,98 @@
+"""tools/warm_kernel.py: nbmake's notebook kernels, forked from a warm process (the Makefile's NBMAKE).
+
+A forked kernel must behave as a fresh one does where a notebook can tell: its working folder, its environment, its
+share of the cores, an interrupt; it must end with its launcher; and with no server it must still start.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # kernels of their own (make test runs them, make check does not)
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "warm_kernel.py"
+PROBE = ("import os, sys, torch; print(os.getcwd(), os.environ.get('WARM_PROBE'), torch.get_num_threads(), "
+         "sys.path[0], os.getppid(), 'torch' in sys.modules)")
+
+
+def _kernel(tmp_path, monkeypatch, **env):
+    from jupyter_client.manager import KernelManager
+
+    subprocess.run([sys.executable, str(TOOL), "spec", str(tmp_path / "spec")], check=True)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "spec"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(work))
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
+    return km, kc, work
+
+
+def _run(kc, code: str, timeout: float = 60) -> str:
+    out = []
+    kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: out.append(m["content"].get("text", "")))
+    return "".join(out).strip()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+
+
+def test_a_forked_kernel_has_the_launchers_folder_environment_and_threads_and_ends_with_it(tmp_path, monkeypatch):
+    km, kc, work = _kernel(tmp_path, monkeypatch, WARM_PROBE=f"probe-{os.getpid()}", OMP_NUM_THREADS="1")
+    try:
+        cwd, probe, threads, path0, parent, _ = _run(kc, PROBE).split()
+        assert (cwd, probe, threads, path0) == (str(work), f"probe-{os.getpid()}", "1", str(work))
+        launcher = km.provisioner.process.pid
+        assert int(parent) not in (launcher, os.getpid()), "a plain kernel, not a fork of the warm server"
+        kernel = int(_run(kc, "import os; print(os.getpid())"))
+        kc.execute("import time; time.sleep(60)")
+        time.sleep(1)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"].get("ename") == "KeyboardInterrupt", reply["content"]
+        os.kill(launcher, signal.SIGKILL)  # what jupyter_client does last: the kernel must not outlive it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(kernel):
+            time.sleep(0.1)
+        assert not _alive(kernel), "the forked kernel outlived its launcher"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_without_a_server_the_launcher_starts_a_plain_kernel(tmp_path, monkeypatch):
+    # no server answers (here: none may be started): the launcher runs the kernel itself
+    km, kc, work = _kernel(tmp_path, monkeypatch, WARM_KERNEL_START_S="0", WARM_PROBE="plain")
+    try:
+        cwd, probe, _, _, parent, _ = _run(kc, PROBE).split()
+        assert (cwd, probe) == (str(work), "plain")
+        assert int(parent) == os.getpid(), "the plain kernel is the launcher itself, a child of this process"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_only_nbmakes_notebooks_run_in_warm_kernels():
+    """The Makefile puts the warm kernelspec on JUPYTER_PATH for the nbmake runs alone: the strict book build (what
+    readers see) and the grader's tests start plain kernels."""
+    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = [line for line in dry.splitlines() if " -m pytest " in line or "jupyter-book build" in line]
+    nbmake = [line for line in lines if "--nbmake" in line]
+    assert len(nbmake) >= 2 and all("JUPYTER_PATH=" in line and "warm-kernels" in line for line in nbmake), nbmake
+    assert not [line for line in lines if "--nbmake" not in line and "JUPYTER_PATH=" in line], lines
