@@ -26,7 +26,8 @@ import time
 import traceback
 
 IDLE_S = 60
-START_S = float(os.environ.get("WARM_KERNEL_START_S", 60))  # longest the launcher waits for a server it starts
+# longest the launcher waits for a server it starts (the imports take 4-10 s; nbmake waits 60 s for a kernel)
+START_S = float(os.environ.get("WARM_KERNEL_START_S", 30))
 
 
 def _key() -> str:
@@ -56,12 +57,13 @@ def launch(argv: list[str]) -> None:
     path = _socket_path()
     conn = _connect(path)
     if conn is None and START_S > 0:
-        subprocess.Popen([sys.executable, __file__, "serve", path], start_new_session=True, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen([sys.executable, __file__, "serve", path], start_new_session=True,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_S
-        while conn is None and time.monotonic() < deadline:
+        while conn is None and time.monotonic() < deadline and server.poll() is None:  # a server that ended: plain
             time.sleep(0.05)
             conn = _connect(path)
+        conn = conn or _connect(path)  # another launcher's server may have answered
     if conn is None:
         _plain(argv)
     request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
@@ -147,6 +149,7 @@ def serve(path: str) -> None:
         pass
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
+    mine = os.stat(path).st_ino  # at the end, remove the socket file only if another server has not replaced it
     server.listen(64)
     server.settimeout(1.0)
     children: set[int] = set()
@@ -189,7 +192,8 @@ def serve(path: str) -> None:
     finally:
         server.close()
         try:
-            os.unlink(path)
+            if os.stat(path).st_ino == mine:
+                os.unlink(path)
         except FileNotFoundError:
             pass
 
