@@ -208,11 +208,8 @@ def test_only_the_notebooks_that_load_the_model_run_again_on_trained_like_weight
     assert not outside_load_model, outside_load_model
     assert not callers, f"the package calls load_model (then more notebooks depend on the weights): {callers}"
 
-    sys.path.insert(0, str(TESTS))
-    try:
-        from _weighted_notebooks import weighted_notebooks
-    finally:
-        sys.path.remove(str(TESTS))
+    from _weighted_notebooks import weighted_notebooks  # tests/ is on sys.path (pytest's rootdir conftest)
+
     weighted = [p.relative_to(ROOT).as_posix() for p in weighted_notebooks(ROOT / "book")]
     every = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb"))
     assert "book/04_attention.ipynb" in weighted and "book/10_training.ipynb" not in weighted, weighted
