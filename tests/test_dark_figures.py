@@ -96,11 +96,10 @@ def test_a_figure_that_cannot_be_copied_gets_no_dark_copy_and_no_error():
     plt.close(fig)
 
 
-def test_install_adds_the_dark_copy_to_every_figure_shown():
-    from IPython.core.interactiveshell import InteractiveShell
+def test_install_adds_the_dark_copy_to_every_figure_shown(ipython_shell):
     from IPython.core.pylabtools import select_figure_formats
 
-    shell = InteractiveShell.instance()
+    shell = ipython_shell
     assert dark.install(shell)
     select_figure_formats(shell, {"png"})  # what the inline backend does when it starts: clears Figure's entries
     fig = _figure()

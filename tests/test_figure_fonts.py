@@ -94,29 +94,25 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def test_ipython_extension_puts_the_measurement_into_the_outputs_metadata(figure):
-    from IPython.core.interactiveshell import InteractiveShell
+def test_ipython_extension_puts_the_measurement_into_the_outputs_metadata(figure, ipython_shell):
     from IPython.core.pylabtools import select_figure_formats
 
-    shell = InteractiveShell.instance()
+    shell = ipython_shell
     select_figure_formats(shell, {"png"})  # what the inline backend does
     fig = figure(12, 8, "a title")
-    try:
-        viz_fonts.load_ipython_extension(shell)
-        viz_fonts.load_ipython_extension(shell)  # idempotent: measured once
-        data, metadata = shell.display_formatter.format(fig)
-        measured = metadata["image/png"][viz_fonts.METADATA_KEY]
-        assert measured["smallest_text"] == "a title" and measured["smallest_text_points"] == 8
-        assert measured["smallest_text_px"] == pytest.approx(viz_fonts.smallest_text(fig).px, abs=0.01)
-        assert measured["column_px"] == COLUMN_PX
-        assert "image/png" in data
-        _, plain = shell.display_formatter.format("not a figure")
-        assert plain == {}
-        viz_fonts.unload_ipython_extension(shell)
-        _, metadata = shell.display_formatter.format(fig)
-        assert viz_fonts.METADATA_KEY not in metadata.get("image/png", {})
-    finally:
-        InteractiveShell.clear_instance()
+    viz_fonts.load_ipython_extension(shell)
+    viz_fonts.load_ipython_extension(shell)  # idempotent: measured once
+    data, metadata = shell.display_formatter.format(fig)
+    measured = metadata["image/png"][viz_fonts.METADATA_KEY]
+    assert measured["smallest_text"] == "a title" and measured["smallest_text_points"] == 8
+    assert measured["smallest_text_px"] == pytest.approx(viz_fonts.smallest_text(fig).px, abs=0.01)
+    assert measured["column_px"] == COLUMN_PX
+    assert "image/png" in data
+    _, plain = shell.display_formatter.format("not a figure")
+    assert plain == {}
+    viz_fonts.unload_ipython_extension(shell)
+    _, metadata = shell.display_formatter.format(fig)
+    assert viz_fonts.METADATA_KEY not in metadata.get("image/png", {})
 
 
 def _helper_figures():

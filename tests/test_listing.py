@@ -51,10 +51,8 @@ def test_bound_methods_and_tabs():
     assert listing.Listing("def f():\n\treturn 1").code == "def f():\n    return 1"
 
 
-def test_show_source_displays_markdown_in_ipython():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
+def test_show_source_displays_markdown_in_ipython(ipython_shell):
+    shell = ipython_shell
     data, _ = shell.display_formatter.format(listing.Listing("x = 1"))
     assert data["text/markdown"] == "```python\nx = 1\n```\n" and data["text/plain"] == "x = 1"
     published = []
@@ -64,7 +62,6 @@ def test_show_source_displays_markdown_in_ipython():
         vt.show_code("  y = 2\n  z = 3")
     finally:
         shell.display_pub.publish = original
-        InteractiveShell.clear_instance()
     assert published == [{"text/plain": "y = 2\nz = 3", "text/markdown": "```python\ny = 2\nz = 3\n```\n"}]
 
 

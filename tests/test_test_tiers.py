@@ -175,6 +175,50 @@ def test_the_unit_phase_makes_a_modules_fixture_once(tmp_path):
     assert "-n" in options and len(log.read_text().split()) == 2, f"{options}: one setup per module, got {log.read_text()!r}"
 
 
+MODULE_THAT_LOGS = '''
+import os, pytest
+
+@pytest.mark.parametrize("i", range(N))
+def test_logs(i):
+    with open(os.environ["ORDER_LOG"], "a") as log:
+        log.write(f"{os.environ['PYTEST_XDIST_WORKER']} {__name__}\\n")
+'''
+USES_OUR_HOOKS = f'''
+import importlib.util
+spec = importlib.util.spec_from_file_location("vt_conftest", {str(TESTS / "conftest.py")!r})
+ours = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ours)
+pytest_configure_node = ours.pytest_configure_node
+pytest_collection_modifyitems = ours.pytest_collection_modifyitems
+'''
+
+
+@pytest.mark.slow  # starts pytest-xdist's workers
+def test_real_workers_start_with_the_longest_modules(tmp_path):
+    """The order of test_the_longest_modules_are_handed_out_first, in real xdist workers: each worker sorts its own
+    collection, and there xdist has set ``--dist`` to "no" (the hook once read that and never sorted: the grader's
+    long modules started wherever the alphabet put them, one of them beside an idle core at the end)."""
+    options = re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", MAKEFILE, re.M).group(1).split()
+    import conftest
+
+    first, second = conftest.LONGEST_FIRST[:2]
+    (tmp_path / "conftest.py").write_text(USES_OUR_HOOKS)
+    (tmp_path / "test_aaa_many.py").write_text(MODULE_THAT_LOGS.replace("range(N)", "range(30)"))  # first by name and size
+    for name in (first, second):
+        (tmp_path / name).write_text(MODULE_THAT_LOGS.replace("range(N)", "range(3)"))
+    log = tmp_path / "order.log"
+    run = subprocess.run([sys.executable, *options, "-p", "no:cacheprovider", "-q", str(tmp_path)],
+                         cwd=tmp_path, env={**os.environ, "ORDER_LOG": str(log)}, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    started = {}
+    for line in log.read_text().split("\n"):
+        if line:
+            worker, module = line.split()
+            started.setdefault(worker, module)
+    assert sorted(started.values()) == sorted(Path(name).stem for name in (first, second)), started
+
+
 WEIGHT_READERS = {"WEIGHTS_ENV", "requested_source", "resolve_source"}
 
 
