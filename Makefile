@@ -69,7 +69,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(install_torch)
 	@echo "setup: installing vit_tutorial (editable) with the dev extra: transformers, jupyter-book, pytest, ..."
 	@$(SETUP_LOCK) env $(PIP_EDITABLE_QUIET) $(BIN)/python -m pip install --quiet --no-deps -e .
-	@$(BIN)/python -m pip install --quiet "vit_tutorial[dev]" -c $(CONSTRAINTS)
+	@$(call install_extra,dev)
 	@touch $(STAMP)
 	@echo "setup: $(VENV) is ready"
 
@@ -102,8 +102,9 @@ check: setup
 # (Not loadgroup: with pytest 9.2 its xdist_group marks are silently ignored, pytest-xdist issue 1386.)
 PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 TRANSFORMERS_FREE := $(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py)
-# nbmake's notebooks run in kernels forked from a warm process (tools/warm_kernel.py): each skips the ~4 s of CPU that
-# importing torch and transformers costs a fresh kernel. Only here: the book build and the grader start plain kernels.
+# make test's notebooks (nbmake, and the strict book build) run in kernels forked from a warm process
+# (tools/warm_kernel.py): each skips the ~4 s of CPU that importing torch and transformers costs a fresh kernel. Only
+# here: make book (a reader's own build) and the grader (in its sandbox) start plain kernels.
 WARM_KERNELS := $(abspath $(BUILD)/_build/warm-kernels)
 WARM_SPEC := $(WARM_KERNELS)/kernels/python3/kernel.json
 NBMAKE := JUPYTER_PATH=$(WARM_KERNELS) $(BIN)/python -m pytest -n 2 --nbmake
@@ -113,13 +114,16 @@ BROWSER_MODULES := $(shell grep -l 'pytest.mark.browser' tests/test_*.py)
 # The notebooks whose code loads the ViT. load_model is the one reader of VIT_TUTORIAL_WEIGHTS and nothing in the package
 # calls it (tests/test_test_tiers.py keeps both true), so a notebook that never names it (training the tiny model,
 # the JavaScript port) gives the same outputs on any weights: on trained-like weights it would be the same work twice.
-WEIGHTED_NOTEBOOKS := $(shell $(PYTHON) tests/_weighted_notebooks.py book)
+# Both lists the longest notebook first (benchmarks/results.json): xdist hands them out in this order, so no long
+# one starts last and runs alone (tests/_notebook_runs.py).
+WEIGHTED_NOTEBOOKS := $(shell $(PYTHON) tests/_notebook_runs.py weighted book)
+ALL_NOTEBOOKS := $(shell $(PYTHON) tests/_notebook_runs.py all book)
 
 define test_with_transformers
 	$(PYTEST_UNIT) tests -m "not browser and not transformers_free"
 	# every notebook that loads the ViT on synthetic trained-like weights (outlier channels, high-norm tokens,
 	# peaked attention): the book's checks must hold on numbers like a trained model's
-	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) $(or $(WEIGHTED_NOTEBOOKS),$(error tests/_weighted_notebooks.py found no notebook that loads the model in book/))
+	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) $(or $(WEIGHTED_NOTEBOOKS),$(error tests/_notebook_runs.py found no notebook that loads the model in book/))
 	# the chapters whose checks span many layers, on the heavier trained-like profile (tokens of norm ~4000
 	# that the others attend to): there the float64 referee decides, and it must
 	VIT_TUTORIAL_WEIGHTS=trained-like-heavy $(NBMAKE) book/07_mlp_encoder.ipynb book/09_classifier.ipynb
@@ -131,9 +135,10 @@ test: setup $(LAB_STAMP) $(WARM_SPEC)
 	PYTHONPATH=tests/without_transformers $(PYTEST_UNIT) $(TRANSFORMERS_FREE) -m "not browser"
 	# every notebook on random weights: the strict build executes each one (raise_on_error: a cell that fails
 	# fails the build), so no separate nbmake pass runs them first. From scratch: jupyter-cache knows a notebook
-	# by its own code only, and would reuse outputs that a change in the package has made wrong.
+	# by its own code only, and would reuse outputs that a change in the package has made wrong. Warm kernels, as
+	# for nbmake: their server serves only if its imports printed nothing, so the outputs are a fresh kernel's.
 	rm -rf $(BUILD)/_build/.jupyter_cache
-	$(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
+	JUPYTER_PATH=$(WARM_KERNELS) $(BIN)/jupyter-book build . --path-output $(BUILD) $(JB_STRICT) -q
 	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest -n 2 $(BROWSER_MODULES) -m browser
 
 # what CI runs on the second transformers major (see the top of this file): the notebooks on random weights run
@@ -141,7 +146,7 @@ test: setup $(LAB_STAMP) $(WARM_SPEC)
 .PHONY: test-transformers
 test-transformers: setup $(WARM_SPEC)
 	$(test_with_transformers)
-	$(NBMAKE) book
+	$(NBMAKE) $(or $(ALL_NOTEBOOKS),$(error tests/_notebook_runs.py found no notebook in book/))
 
 $(WARM_SPEC): $(STAMP) tools/warm_kernel.py
 	$(BIN)/python tools/warm_kernel.py spec $(WARM_KERNELS)
@@ -152,7 +157,7 @@ lab: $(LAB_STAMP)
 # JupyterLab with jupyterlab-myst, so {exercise} blocks render as boxes and {cite} roles as their keys, not raw MyST
 $(LAB_STAMP): $(STAMP)
 	@echo "setup: installing the lab extra into $(VENV): JupyterLab, jupyterlab-myst"
-	@$(BIN)/python -m pip install --quiet "vit_tutorial[lab]" -c $(CONSTRAINTS)
+	@$(call install_extra,lab)
 	@touch $(LAB_STAMP)
 
 student: setup
@@ -204,6 +209,19 @@ clean:
 # The torch step of setup. With TORCH=cpu a wheel that pip can already find without an index
 # (pip's find-links, as on machines that carry a local CPU wheel, or one already in the venv)
 # wins, so setup works offline there; otherwise Linux asks PyTorch's CPU index.
+# The extras' packages (install_extra,EXTRA): by uv, at its version in $(CONSTRAINTS), where it installs; else by pip.
+# The same files from the same index (PyPI), pinned by the same constraints; uv unpacks and compiles them on every core
+# where pip uses one: the two setups of .ci/run, side by side, took 117 s with pip. By the package's name, as above:
+# uv reads the extras from the editable install and builds nothing here (tests/test_test_tiers.py). UV=0: pip only.
+UV ?= 1
+define install_extra
+if [ "$(UV)" = 1 ] && $(BIN)/python -m pip install --quiet uv -c $(CONSTRAINTS); then \
+  $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode "vit_tutorial[$(1)]" -c $(CONSTRAINTS); \
+else \
+  $(BIN)/python -m pip install --quiet "vit_tutorial[$(1)]" -c $(CONSTRAINTS); \
+fi
+endef
+
 define install_torch
 pin="$$(grep '^torch==' $(CONSTRAINTS))"; \
 pip="$(BIN)/python -m pip install --quiet --no-deps"; \

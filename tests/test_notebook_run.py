@@ -113,13 +113,13 @@ def test_jobs_default_to_the_cores_at_most_four_and_never_more_than_the_notebook
 
 
 def test_the_longest_notebooks_start_first_by_the_benchmarks_record(tmp_path):
-    assert notebook_run._measured_seconds(tmp_path) == {}  # no record: the reading order
+    assert notebook_run.measured_seconds(tmp_path) == {}  # no record: the reading order
     record = tmp_path / notebook_run.BENCHMARKS
     record.parent.mkdir()
     record.write_text("{not json")
-    assert notebook_run._measured_seconds(tmp_path) == {}
+    assert notebook_run.measured_seconds(tmp_path) == {}
     runs = [{"notebook": "01_a.ipynb", "time_s": 7.5}, {"notebook": "09_b.ipynb", "time_s": 23.0}]
     record.write_text(json.dumps({"notebooks": {"serial": {"notebooks": runs}}}))
-    assert notebook_run._measured_seconds(tmp_path) == {"01_a.ipynb": 7.5, "09_b.ipynb": 23.0}
-    real = notebook_run._measured_seconds(ROOT)  # the repository's own record covers every notebook of the book
+    assert notebook_run.measured_seconds(tmp_path) == {"01_a.ipynb": 7.5, "09_b.ipynb": 23.0}
+    real = notebook_run.measured_seconds(ROOT)  # the repository's own record covers every notebook of the book
     assert set(real) == {p.name for p in (ROOT / "book").glob("*.ipynb")}

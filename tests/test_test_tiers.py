@@ -126,24 +126,37 @@ def test_setup_writes_in_the_checkout_only_under_its_lock(tmp_path):
     if shutil.which("flock"):
         assert from_folder[0].startswith("flock --wait 600 pyproject.toml "), from_folder[0]
     assert any('"vit_tutorial[dev]"' in line for line in installs), installs
+    [extra] = [line for line in installs if '"vit_tutorial[dev]"' in line]
+    assert re.search(r"uv pip install --quiet --python \S+ --compile-bytecode \"vit_tutorial\[dev\]\" -c ", extra), extra
+    assert re.search(r"else\s+\S+ -m pip install --quiet \"vit_tutorial\[dev\]\" -c ", extra), "pip where uv is not"
     ci = (ROOT / ".ci" / "run").read_text()
     for setup in ("make setup-lab &", "make setup TRANSFORMERS=4 &", "bash .ci/install-browser &"):
         assert setup in ci, f"{setup!r}: CI starts the installs side by side"
 
 
-def test_the_dependencies_by_name_leave_the_checkout_alone():
-    """What make setup's second pip step does, in this environment (as a dry run): the package is already
-    installed (editable), so pip reads its extras from there and writes nothing in the checkout."""
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_the_dependencies_by_name_leave_the_checkout_alone(installer):
+    """What make setup's second step does (uv, or pip where uv is not), in this environment, as a dry run: the
+    package is already installed (editable), so the installer reads its extras from there and writes nothing in the
+    checkout (two setups run side by side, and only the first step holds the lock)."""
     egg = ROOT / "vit_tutorial.egg-info"
     before = {p.name: p.stat().st_mtime_ns for p in egg.iterdir()} if egg.is_dir() else None
     major = int(importlib.metadata.version("transformers").split(".")[0])
     constraints = ROOT / ("constraints.txt" if major >= 5 else "constraints-transformers4.txt")
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "vit_tutorial[dev]",
-                             "-c", str(constraints)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert re.search(r"Requirement already satisfied: vit_tutorial\[dev\]", result.stdout), result.stdout[-2000:]
+    if installer == "uv":
+        uv = Path(sys.executable).with_name("uv")
+        if not uv.exists():
+            pytest.skip(f"uv is not in this environment ({uv}): make setup with UV=0 installs with pip")
+        command = [str(uv), "pip", "install", "--dry-run", "--offline", "--python", sys.executable, "vit_tutorial[dev]"]
+    else:
+        command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "vit_tutorial[dev]"]
+    result = subprocess.run([*command, "-c", str(constraints)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said[-4000:]
+    satisfied = r"Requirement already satisfied: vit_tutorial\[dev\]" if installer == "pip" else r"Would make no changes"
+    assert re.search(satisfied, said), said[-2000:]
     after = {p.name: p.stat().st_mtime_ns for p in egg.iterdir()} if egg.is_dir() else None
-    assert after == before, "pip wrote in vit_tutorial.egg-info"
+    assert after == before, f"{installer} wrote in vit_tutorial.egg-info"
 
 
 MODULE_WITH_A_FIXTURE = '''
@@ -252,13 +265,32 @@ def test_only_the_notebooks_that_load_the_model_run_again_on_trained_like_weight
     assert not outside_load_model, outside_load_model
     assert not callers, f"the package calls load_model (then more notebooks depend on the weights): {callers}"
 
-    from _weighted_notebooks import weighted_notebooks  # tests/ is on sys.path (pytest's rootdir conftest)
+    from _notebook_runs import weighted_notebooks  # tests/ is on sys.path (pytest's rootdir conftest)
 
-    weighted = [p.relative_to(ROOT).as_posix() for p in weighted_notebooks(ROOT / "book")]
-    every = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb"))
+    weighted = {p.relative_to(ROOT).as_posix() for p in weighted_notebooks(ROOT / "book")}
+    every = {p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb")}
     assert "book/04_attention.ipynb" in weighted and "book/10_training.ipynb" not in weighted, weighted
     dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
-    [trained] = [line for line in dry.stdout.splitlines() if line.startswith("VIT_TUTORIAL_WEIGHTS=trained-like ")]
-    assert trained.split("--nbmake", 1)[1].split() == weighted, trained
-    assert re.search(r"^(\S+=\S+ )*\S+ -m pytest -n 2 --nbmake book$", dry.stdout, re.M), "every notebook, random weights"
+    runs = {line.split(" ", 1)[0]: line.split("--nbmake", 1)[1].split() for line in dry.stdout.splitlines()
+            if " --nbmake " in line}
+    assert set(runs["VIT_TUTORIAL_WEIGHTS=trained-like"]) == weighted, runs
+    [random_run] = [run for key, run in runs.items() if not key.startswith("VIT_TUTORIAL_WEIGHTS=")]
+    assert sorted(random_run) == sorted(every), "every notebook, random weights"
     assert len(every) > len(weighted)
+
+
+def test_nbmake_runs_hand_out_the_longest_notebook_first():
+    """xdist gives the notebooks to its workers in the order of the command line: the longest first (by the
+    benchmarks' record, as the book build orders its own runs), so that the last notebook to start is a short one."""
+    from _notebook_runs import longest_first, measured_seconds
+
+    took = measured_seconds(ROOT)
+    assert set(took) == {p.name for p in (ROOT / "book").glob("*.ipynb")}, "benchmarks/results.json times every notebook"
+    assert [p.name for p in longest_first([Path("a.ipynb"), Path("b.ipynb"), Path("c.ipynb")], {"b.ipynb": 5.0, "c.ipynb": 9.0})] \
+        == ["c.ipynb", "b.ipynb", "a.ipynb"], "no time: last, as in the book build"
+    dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
+    runs = [line.split("--nbmake", 1)[1].split() for line in dry.stdout.splitlines() if " --nbmake " in line]
+    assert len(runs) == 3, runs
+    for run in runs:
+        seconds = [took[Path(path).name] for path in run]
+        assert seconds == sorted(seconds, reverse=True) or len(run) < 3, list(zip(run, seconds))

@@ -27,6 +27,7 @@ def _kernel(tmp_path, monkeypatch, **env):
 
     subprocess.run([sys.executable, str(TOOL), "spec", str(tmp_path / "spec")], check=True)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "spec"))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # tests/conftest.py's Agg: a kernel picks its own (inline)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     work = tmp_path / "work"
@@ -45,6 +46,13 @@ def _run(kc, code: str, timeout: float = 60) -> str:
     return "".join(out).strip()
 
 
+def _displayed(kc, code: str, timeout: float = 60) -> list[str]:
+    """The MIME types of what ``code`` displays (a figure: image/png from the inline backend)."""
+    shown = []
+    kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: shown.extend(m["content"].get("data", {})))
+    return shown
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -60,6 +68,8 @@ def test_a_forked_kernel_has_the_launchers_folder_environment_and_threads_and_en
         assert (cwd, probe, threads, path0) == (str(work), f"probe-{os.getpid()}", "1", str(work))
         launcher = km.provisioner.process.pid
         assert int(parent) not in (launcher, os.getpid()), "a plain kernel, not a fork of the warm server"
+        figure = _displayed(kc, "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()")
+        assert "image/png" in figure, f"a figure must reach the notebook, as in a fresh kernel: {figure}"
         kernel = int(_run(kc, "import os; print(os.getpid())"))
         kc.execute("import time; time.sleep(60)")
         time.sleep(1)
@@ -88,11 +98,38 @@ def test_without_a_server_the_launcher_starts_a_plain_kernel(tmp_path, monkeypat
         km.shutdown_kernel(now=True)
 
 
-def test_only_nbmakes_notebooks_run_in_warm_kernels():
-    """The Makefile puts the warm kernelspec on JUPYTER_PATH for the nbmake runs alone: the strict book build (what
-    readers see) and the grader's tests start plain kernels."""
+NOISY = "import os, warnings\nwarnings.warn('this API is old', FutureWarning)\nos.write(2, b'from C\\n')\n"
+
+
+def test_a_server_whose_imports_print_anything_serves_no_kernel(tmp_path):
+    """A fresh kernel shows what its imports print in the cell that imports them; a fork of a server that did the
+    imports would not. So the server serves only if its imports printed nothing, from Python or from C."""
+    (tmp_path / "noisy_module.py").write_text(NOISY)
+    sock = tmp_path / "server.sock"
+    setup = f"import sys; sys.path[:0] = [{str(TOOL.parent)!r}, {str(tmp_path)!r}]; import warm_kernel as w; "
+
+    def python(code):
+        run = subprocess.run([sys.executable, "-c", setup + code], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return run
+
+    quiet = python("print(repr(w.warm_up(w.WARM_IMPORTS)))")
+    assert quiet.stdout.strip() == "''", ("importing the warm modules prints something on this transformers major, "
+                                          "so every kernel would start plain: " + quiet.stdout)
+    caught = python("print(repr(w.warm_up(('json', 'noisy_module'))))")
+    assert "this API is old" in caught.stdout and "from C" in caught.stdout and not caught.stderr, caught
+    noisy = python(f"w.WARM_IMPORTS = (*w.WARM_IMPORTS, 'noisy_module'); w.serve({str(sock)!r}); print('returned')")
+    assert noisy.stdout.strip() == "returned" and not sock.exists(), "the server must not serve after its imports printed"
+
+
+def test_nbmake_and_the_test_builds_kernels_are_warm_and_the_graders_are_not():
+    """The Makefile puts the warm kernelspec on JUPYTER_PATH for the nbmake runs and make test's strict book build
+    (a forked kernel shows what a fresh one shows: see the test above); the grader's tests start plain kernels (in
+    its sandbox), and so does a reader's own make book."""
     dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     lines = [line for line in dry.splitlines() if " -m pytest " in line or "jupyter-book build" in line]
-    nbmake = [line for line in lines if "--nbmake" in line]
-    assert len(nbmake) >= 2 and all("JUPYTER_PATH=" in line and "warm-kernels" in line for line in nbmake), nbmake
-    assert not [line for line in lines if "--nbmake" not in line and "JUPYTER_PATH=" in line], lines
+    warm = [line for line in lines if "--nbmake" in line or "jupyter-book build" in line]
+    assert len(warm) >= 3 and all("JUPYTER_PATH=" in line and "warm-kernels" in line for line in warm), warm
+    assert not [line for line in lines if line not in warm and "JUPYTER_PATH=" in line], lines
+    book = subprocess.run(["make", "-n", "book"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "jupyter-book build" in book and "JUPYTER_PATH=" not in book

@@ -54,6 +54,8 @@ def _plain(argv: list[str]):
 
 
 def launch(argv: list[str]) -> None:
+    if not (hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):  # Linux only: elsewhere a plain kernel
+        _plain(argv)
     path = _socket_path()
     conn = _connect(path)
     if conn is None and START_S > 0:
@@ -133,14 +135,46 @@ def _child(request: dict, fds: list[int], launcher: int) -> None:
         os._exit(code)
 
 
+# what the server imports once for every kernel: torch, ipykernel, transformers' modelling stack. Not matplotlib: it
+# takes its backend from MPLBACKEND when first imported, and ipykernel sets that (the inline backend) only as the
+# kernel starts; imported here, every figure would go to Agg and never reach the notebook (a test shows one).
+WARM_IMPORTS = ("torch", "ipykernel.kernelapp", "transformers.models.vit.modeling_vit")
+
+
+def warm_up(modules: tuple[str, ...]) -> str:
+    """Import ``modules`` here; what they printed (to stdout or stderr, from Python or C), or "" if nothing.
+
+    A fresh kernel would show that text in the notebook cell that first imports them; a forked one would not, so
+    a server whose imports print anything serves no kernel (the book build's outputs must be what a reader's own
+    kernel shows)."""
+    import importlib
+    import tempfile
+
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as said:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(said.fileno(), 1)
+        os.dup2(said.fileno(), 2)
+        try:
+            for name in modules:
+                importlib.import_module(name)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+        said.seek(0)
+        return said.read().decode(errors="replace")
+
+
 def serve(path: str) -> None:
     import threading
 
-    import matplotlib  # noqa: F401 - not pyplot: the kernel chooses the backend
-    import torch  # noqa: F401
-    from ipykernel import kernelapp  # noqa: F401
-    from transformers import ViTForImageClassification, ViTModel  # noqa: F401 - the modelling stack
-
+    if warm_up(WARM_IMPORTS):
+        return  # the imports printed something a fresh kernel would show: no server, the launchers run plain kernels
     if threading.active_count() != 1:  # (native threads, OpenBLAS's pool, reset themselves at fork, as for multiprocessing)
         return  # a Python thread would not survive fork: no server, the launchers run plain kernels
     try:

@@ -79,7 +79,7 @@ def _at_once(count: int) -> int:
     return min(os.cpu_count() or 1, MAX_AT_ONCE, count)
 
 
-def _measured_seconds(srcdir: Path) -> dict[str, float]:
+def measured_seconds(srcdir: Path) -> dict[str, float]:
     """How long each notebook took when the benchmarks last ran them one by one (benchmarks/results.json),
     by file name; empty when there is no such record."""
     import json
@@ -134,7 +134,7 @@ def run_ahead(env, docnames, progress) -> None:
     jobs = _at_once(len(staged))
     if jobs < 2:
         return
-    took = _measured_seconds(Path(env.srcdir))  # the longest first: a long one started last would run alone
+    took = measured_seconds(Path(env.srcdir))  # the longest first: a long one started last would run alone
     staged = dict(sorted(staged.items(), key=lambda kv: -took.get(Path(kv[0]).name, 0.0)))
     say(f"book: running {len(staged)} notebook(s), {jobs} at a time")
     work = [(ExecutionWorkerLocalMProc(), ProcessData(pk, uri, cache, config.execution_timeout, config.execution_allow_errors))
