@@ -206,22 +206,25 @@ pdf: book
 clean:
 	rm -rf _build _build-tf4 _build-instructor student .pytest_cache
 
-# The torch step of setup. With TORCH=cpu a wheel that pip can already find without an index
-# (pip's find-links, as on machines that carry a local CPU wheel, or one already in the venv)
-# wins, so setup works offline there; otherwise Linux asks PyTorch's CPU index.
-# The extras' packages (install_extra,EXTRA): by uv, at its version in $(CONSTRAINTS), where it installs; else by pip.
-# The same files from the same index (PyPI), pinned by the same constraints; uv unpacks and compiles them on every core
-# where pip uses one: the two setups of .ci/run, side by side, took 117 s with pip. By the package's name, as above:
-# uv reads the extras from the editable install and builds nothing here (tests/test_test_tiers.py). UV=0: pip only.
+# The extras' packages (install_extra,EXTRA): by uv, at its version in $(CONSTRAINTS). The same files from the same
+# index (PyPI), pinned by the same constraints; uv unpacks and compiles them on every core where pip uses one: the two
+# setups of .ci/run, side by side, take 67 s (98-117 s with pip). By the package's name: uv reads the extras from the
+# editable install and builds nothing here (tests/test_test_tiers.py). pip installs them instead with UV=0, where pip's
+# configuration names an index of its own (a mirror or proxy: uv does not read pip's configuration), or if uv fails.
 UV ?= 1
 define install_extra
-if [ "$(UV)" = 1 ] && $(BIN)/python -m pip install --quiet uv -c $(CONSTRAINTS); then \
-  $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode "vit_tutorial[$(1)]" -c $(CONSTRAINTS); \
+if [ "$(UV)" = 1 ] && ! $(BIN)/python -m pip config list 2>/dev/null | grep -qE '(^|[.])index-url=' \
+    && $(BIN)/python -m pip install --quiet uv -c $(CONSTRAINTS) \
+    && $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode "vit_tutorial[$(1)]" -c $(CONSTRAINTS); then :; \
 else \
+  echo "setup: pip installs the $(1) extra (UV=0, an index-url in pip's configuration, or uv did not install it)"; \
   $(BIN)/python -m pip install --quiet "vit_tutorial[$(1)]" -c $(CONSTRAINTS); \
 fi
 endef
 
+# The torch step of setup. With TORCH=cpu a wheel that pip can already find without an index
+# (pip's find-links, as on machines that carry a local CPU wheel, or one already in the venv)
+# wins, so setup works offline there; otherwise Linux asks PyTorch's CPU index.
 define install_torch
 pin="$$(grep '^torch==' $(CONSTRAINTS))"; \
 pip="$(BIN)/python -m pip install --quiet --no-deps"; \

@@ -128,7 +128,8 @@ def test_setup_writes_in_the_checkout_only_under_its_lock(tmp_path):
     assert any('"vit_tutorial[dev]"' in line for line in installs), installs
     [extra] = [line for line in installs if '"vit_tutorial[dev]"' in line]
     assert re.search(r"uv pip install --quiet --python \S+ --compile-bytecode \"vit_tutorial\[dev\]\" -c ", extra), extra
-    assert re.search(r"else\s+\S+ -m pip install --quiet \"vit_tutorial\[dev\]\" -c ", extra), "pip where uv is not"
+    assert re.search(r"else .*; \S+ -m pip install --quiet \"vit_tutorial\[dev\]\" -c ", extra), "pip where uv is not"
+    assert "pip config list" in extra and "index-url=" in extra, "an index in pip's configuration: pip, which reads it"
     ci = (ROOT / ".ci" / "run").read_text()
     for setup in ("make setup-lab &", "make setup TRANSFORMERS=4 &", "bash .ci/install-browser &"):
         assert setup in ci, f"{setup!r}: CI starts the installs side by side"
