@@ -160,6 +160,18 @@ def test_the_dependencies_by_name_leave_the_checkout_alone(installer):
     assert after == before, f"{installer} wrote in vit_tutorial.egg-info"
 
 
+def _unit_options() -> list[str]:
+    """The unit phases' pytest options, as the Makefile's PYTEST_UNIT gives them."""
+    return re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", MAKEFILE, re.M).group(1).split()
+
+
+def _nbmake_runs() -> list[tuple[str, list[str]]]:
+    """Each nbmake line of ``make -n test-transformers``: (its first word, the notebooks it names, in order)."""
+    dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [(line.split(" ", 1)[0], line.split("--nbmake", 1)[1].split()) for line in dry.stdout.splitlines()
+            if " --nbmake " in line]
+
+
 MODULE_WITH_A_FIXTURE = '''
 import os, pytest
 
@@ -179,7 +191,7 @@ def test_the_unit_phase_makes_a_modules_fixture_once(tmp_path):
     """make test's unit phases distribute whole modules, so the grader's batch or the attack catalogue (a
     module-wide fixture, minutes of kernels) is graded once, not once per worker. (pytest 9.2 made xdist's
     loadgroup ignore its marks without a word: this is the check that would have seen it.)"""
-    options = re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", MAKEFILE, re.M).group(1).split()
+    options = _unit_options()
     (tmp_path / "test_one.py").write_text(MODULE_WITH_A_FIXTURE)
     (tmp_path / "test_two.py").write_text(MODULE_WITH_A_FIXTURE.replace("range(8)", "range(20)"))
     log = tmp_path / "made.log"
@@ -212,7 +224,7 @@ def test_real_workers_start_with_the_longest_modules(tmp_path):
     """The order of test_the_longest_modules_are_handed_out_first, in real xdist workers: each worker sorts its own
     collection, and there xdist has set ``--dist`` to "no" (the hook once read that and never sorted: the grader's
     long modules started wherever the alphabet put them, one of them beside an idle core at the end)."""
-    options = re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", MAKEFILE, re.M).group(1).split()
+    options = _unit_options()
     import conftest
 
     first, second = conftest.LONGEST_FIRST[:2]
@@ -271,9 +283,7 @@ def test_only_the_notebooks_that_load_the_model_run_again_on_trained_like_weight
     weighted = {p.relative_to(ROOT).as_posix() for p in weighted_notebooks(ROOT / "book")}
     every = {p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb")}
     assert "book/04_attention.ipynb" in weighted and "book/10_training.ipynb" not in weighted, weighted
-    dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
-    runs = {line.split(" ", 1)[0]: line.split("--nbmake", 1)[1].split() for line in dry.stdout.splitlines()
-            if " --nbmake " in line}
+    runs = dict(_nbmake_runs())
     assert set(runs["VIT_TUTORIAL_WEIGHTS=trained-like"]) == weighted, runs
     [random_run] = [run for key, run in runs.items() if not key.startswith("VIT_TUTORIAL_WEIGHTS=")]
     assert sorted(random_run) == sorted(every), "every notebook, random weights"
@@ -289,8 +299,7 @@ def test_nbmake_runs_hand_out_the_longest_notebook_first():
     assert set(took) == {p.name for p in (ROOT / "book").glob("*.ipynb")}, "benchmarks/results.json times every notebook"
     assert [p.name for p in longest_first([Path("a.ipynb"), Path("b.ipynb"), Path("c.ipynb")], {"b.ipynb": 5.0, "c.ipynb": 9.0})] \
         == ["c.ipynb", "b.ipynb", "a.ipynb"], "no time: last, as in the book build"
-    dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
-    runs = [line.split("--nbmake", 1)[1].split() for line in dry.stdout.splitlines() if " --nbmake " in line]
+    runs = [notebooks for _, notebooks in _nbmake_runs()]
     assert len(runs) == 3, runs
     for run in runs:
         seconds = [took[Path(path).name] for path in run]
