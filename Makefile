@@ -102,36 +102,37 @@ check: setup
 # (Not loadgroup: with pytest 9.2 its xdist_group marks are silently ignored, pytest-xdist issue 1386.)
 PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 TRANSFORMERS_FREE := $(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py)
-# make test's notebooks (nbmake, and the strict book build) run in kernels forked from a warm process
+# make test's notebooks (the nbmake runs, and the strict book build) run in kernels forked from a warm process
 # (tools/warm_kernel.py): each skips the ~4 s of CPU that importing torch and transformers costs a fresh kernel. Only
 # here: make book (a reader's own build) and the grader (in its sandbox) start plain kernels.
 WARM_KERNELS := $(abspath $(BUILD)/_build/warm-kernels)
 WARM_SPEC := $(WARM_KERNELS)/kernels/python3/kernel.json
-NBMAKE := JUPYTER_PATH=$(WARM_KERNELS) $(BIN)/python -m pytest -n 2 --nbmake
+# nbmake's runs, each NOTEBOOK::WEIGHTS argument a notebook in a kernel whose VIT_TUTORIAL_WEIGHTS is WEIGHTS
+# (tests/_notebook_runs.py: a pytest plugin around nbmake's items), all of them in one xdist run
+NOTEBOOK_RUNS := JUPYTER_PATH=$(WARM_KERNELS) $(BIN)/python -m pytest -n 2 -p tests._notebook_runs
 # the modules that hold browser tests: the browser phase's workers import only these, not all seventy
 BROWSER_MODULES := $(shell grep -l 'pytest.mark.browser' tests/test_*.py)
 
-# The notebooks whose code loads the ViT. load_model is the one reader of VIT_TUTORIAL_WEIGHTS and nothing in the package
-# calls it (tests/test_test_tiers.py keeps both true), so a notebook that never names it (training the tiny model,
-# the JavaScript port) gives the same outputs on any weights: on trained-like weights it would be the same work twice.
-# Both lists the longest notebook first (benchmarks/results.json): xdist hands them out in this order, so no long
-# one starts last and runs alone (tests/_notebook_runs.py).
-WEIGHTED_NOTEBOOKS := $(shell $(PYTHON) tests/_notebook_runs.py weighted book)
-ALL_NOTEBOOKS := $(shell $(PYTHON) tests/_notebook_runs.py all book)
+# The notebooks whose code loads the ViT run again on synthetic trained-like weights (outlier channels, high-norm
+# tokens, peaked attention): the book's checks must hold on numbers like a trained model's; those whose checks span
+# many layers run on the heavier trained-like profile too (tokens of norm ~4000 that the others attend to), where the
+# float64 referee decides, and it must. load_model is the one reader of VIT_TUTORIAL_WEIGHTS and nothing in the
+# package calls it (tests/test_test_tiers.py keeps both true), so a notebook that never names it (training the tiny
+# model, the JavaScript port) gives the same outputs on any weights: on trained-like weights it would be the same work
+# twice. The longest first (benchmarks/results.json): xdist hands them out in this order, so no long one starts last
+# and runs alone. TRAINED_LIKE_RUNS for make test (its strict book build runs every notebook on random weights),
+# EVERY_RUN for make test-transformers (those, and every notebook on random weights). See tests/_notebook_runs.py.
+TRAINED_LIKE_RUNS := $(shell $(PYTHON) tests/_notebook_runs.py trained-like book)
+EVERY_RUN := $(shell $(PYTHON) tests/_notebook_runs.py all book)
 
 define test_with_transformers
 	$(PYTEST_UNIT) tests -m "not browser and not transformers_free"
-	# every notebook that loads the ViT on synthetic trained-like weights (outlier channels, high-norm tokens,
-	# peaked attention): the book's checks must hold on numbers like a trained model's
-	VIT_TUTORIAL_WEIGHTS=trained-like $(NBMAKE) $(or $(WEIGHTED_NOTEBOOKS),$(error tests/_notebook_runs.py found no notebook that loads the model in book/))
-	# the chapters whose checks span many layers, on the heavier trained-like profile (tokens of norm ~4000
-	# that the others attend to): there the float64 referee decides, and it must
-	VIT_TUTORIAL_WEIGHTS=trained-like-heavy $(NBMAKE) book/07_mlp_encoder.ipynb book/09_classifier.ipynb
+	$(NOTEBOOK_RUNS) $(or $(1),$(error tests/_notebook_runs.py found no notebook run in book/))
 endef
 
 # the lab extra too: the browser tests open the explorers live in JupyterLab (tests/test_lab.py)
 test: setup $(LAB_STAMP) $(WARM_SPEC)
-	$(test_with_transformers)
+	$(call test_with_transformers,$(TRAINED_LIKE_RUNS))
 	PYTHONPATH=tests/without_transformers $(PYTEST_UNIT) $(TRANSFORMERS_FREE) -m "not browser"
 	# every notebook on random weights: the strict build executes each one (raise_on_error: a cell that fails
 	# fails the build), so no separate nbmake pass runs them first. From scratch: jupyter-cache knows a notebook
@@ -142,11 +143,11 @@ test: setup $(LAB_STAMP) $(WARM_SPEC)
 	VIT_TUTORIAL_BOOK_HTML=$(BUILD)/_build/html $(BIN)/python -m pytest -n 2 $(BROWSER_MODULES) -m browser
 
 # what CI runs on the second transformers major (see the top of this file): the notebooks on random weights run
-# here under nbmake, as the book build (which also renders them: the same work on either major) is not run
+# here under nbmake, in the same run as the trained-like ones, as the book build (which also renders them: the same
+# work on either major) is not run
 .PHONY: test-transformers
 test-transformers: setup $(WARM_SPEC)
-	$(test_with_transformers)
-	$(NBMAKE) $(or $(ALL_NOTEBOOKS),$(error tests/_notebook_runs.py found no notebook in book/))
+	$(call test_with_transformers,$(EVERY_RUN))
 
 $(WARM_SPEC): $(STAMP) tools/warm_kernel.py
 	$(BIN)/python tools/warm_kernel.py spec $(WARM_KERNELS)

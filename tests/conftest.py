@@ -1,5 +1,4 @@
 """Shared fixtures. Nothing here touches the network."""
-import collections
 import os
 import threading
 
@@ -15,6 +14,7 @@ import tqdm  # noqa: E402
 tqdm.tqdm.monitor_interval = 0
 
 import vit_tutorial as vt  # noqa: E402
+from _module_order import longest_first, pytest_configure_node  # noqa: E402, F401 - xdist's hook, in the controller
 from vit_tutorial.weights.hub import is_cached  # noqa: E402
 
 
@@ -111,43 +111,16 @@ def batch_pixels(dev) -> torch.Tensor:
     return torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")]).to(dev)
 
 
-# The modules that take longest (minutes of grading in kernels; in the unit phase with transformers, the whole-model
-# comparisons, 20-40 s each), in the order they run first; then the others, those with the most tests first. Under
-# `-n 2 --dist loadfile --no-loadscope-reorder` (the Makefile's) a worker takes the next whole module in this order
-# when it runs out. xdist's own order (the most tests first) handed out test_grade_scale.py (five tests, two minutes)
-# last: it ran a minute beside an idle core.
-LONGEST_FIRST = ("test_grade_scale.py", "test_grade.py", "test_otter_export.py", "test_grade_attacks.py",  # free set
-                 "test_tolerance.py", "test_scratch.py", "test_attention.py", "test_encoder.py")  # with transformers
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):
-    """pytest-xdist, in the controller, for each worker: the worker is told the ``--dist`` mode. A worker's own
-    ``config.option.dist`` is always "no" (xdist sets it so), and the workers' collection order is the one the
-    controller hands out, so the sort below must happen in the workers."""
-    node.workerinput["vt_dist"] = node.config.getoption("dist", None)
-
-
-def _dist_mode(config) -> str | None:
-    workerinput = getattr(config, "workerinput", None)
-    return workerinput.get("vt_dist") if workerinput is not None else config.getoption("dist", None)
-
-
 def pytest_collection_modifyitems(config, items):
     """Tests that run on the pretrained checkpoint carry the `pretrained` marker, so
-    `pytest -m pretrained` (the book workflow) selects them. Under ``--dist loadfile`` the modules of
-    :data:`LONGEST_FIRST` go first, then the others, the most tests first; other runs keep pytest's order (the
-    browser phase's ``--dist load`` hands out single tests, in that order)."""
+    `pytest -m pretrained` (the book workflow) selects them; under ``--dist loadfile`` the longest modules go first
+    (tests/_module_order.py)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         uses_pretrained = "pretrained_model" in getattr(item, "fixturenames", ())
         if uses_pretrained or (callspec is not None and callspec.params.get("any_model") == "pretrained"):
             item.add_marker(pytest.mark.pretrained)
-    if _dist_mode(config) != "loadfile":
-        return
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    size = collections.Counter(item.path for item in items)
-    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -size[item.path]))  # stable: a module's own order stays
+    longest_first(config, items)
 
 
 CHROMIUM = os.environ.get("VIT_TUTORIAL_CHROMIUM", "/usr/bin/chromium")

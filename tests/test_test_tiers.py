@@ -61,27 +61,29 @@ def test_the_mark_is_module_wide_where_the_makefile_finds_it():
 
 
 def test_the_longest_modules_are_handed_out_first():
-    """tests/conftest.py puts the grader's long modules first (pytest itself collects files alphabetically), so
-    under --dist loadfile no minute-long module starts last beside an idle core; the others keep their order."""
+    """tests/conftest.py puts the longest modules first (pytest itself collects files alphabetically), so under
+    --dist loadfile no long module starts last beside an idle core; the others keep their order."""
     import types
 
+    import _module_order
     import conftest
 
-    counts = {"test_book_config.py": 2, "test_grade.py": 9, "test_grade_attacks.py": 3, "test_grade_scale.py": 2,
-              "test_otter_export.py": 4, "test_words.py": 5, "test_scratch.py": 3, "test_attention.py": 6,
-              "test_encoder.py": 4, "test_tolerance.py": 2}
+    longest = _module_order.LONGEST_FIRST
+    assert conftest.pytest_configure_node is _module_order.pytest_configure_node, "xdist's hook, seen in the conftest"
+    counts = {"test_book_config.py": 2, "test_words.py": 5, **{name: 2 + i % 3 for i, name in enumerate(reversed(longest))}}
     items = [types.SimpleNamespace(path=TESTS / name, nodeid=f"{name}::t{i}") for name, n in counts.items() for i in range(n)]
     as_collected = list(items)
     conftest.pytest_collection_modifyitems(types.SimpleNamespace(getoption=lambda name, default=None: "load"), items)
     assert items == as_collected, "only --dist loadfile runs are reordered"
     conftest.pytest_collection_modifyitems(types.SimpleNamespace(getoption=lambda name, default=None: "loadfile"), items)
     order = list(dict.fromkeys(item.path.name for item in items))
-    assert order == [*conftest.LONGEST_FIRST, "test_words.py", "test_book_config.py"], order  # then the most tests first
-    assert [item.nodeid for item in items[:2]] == ["test_grade_scale.py::t0", "test_grade_scale.py::t1"]
+    assert order == [*longest, "test_words.py", "test_book_config.py"], order  # then the most tests first
+    assert [item.nodeid for item in items[:2]] == [f"{longest[0]}::t0", f"{longest[0]}::t1"]
     assert re.search(r"^PYTEST_UNIT := .*--dist loadfile --no-loadscope-reorder$", MAKEFILE, re.M), "xdist keeps this order"
     marked = _marked_modules()  # the long modules of both unit phases: of the transformers-free set, then the others
-    free = [name for name in conftest.LONGEST_FIRST if marked.get(name)]
-    assert free and conftest.LONGEST_FIRST[:len(free)] == tuple(free) and len(free) < len(conftest.LONGEST_FIRST)
+    free = [name for name in longest if marked.get(name)]
+    assert free and longest[:len(free)] == tuple(free) and len(free) < len(longest)
+    assert all((TESTS / name).is_file() for name in longest), "a module renamed or gone: mend LONGEST_FIRST"
 
 
 def test_the_browser_phase_imports_every_module_with_a_browser_test():
@@ -109,7 +111,7 @@ def test_make_test_blocks_transformers_for_the_free_modules_and_ci_runs_the_rest
     assert 'PYTHONPATH=tests/without_transformers $(PYTEST_UNIT) $(TRANSFORMERS_FREE) -m "not browser"' in MAKEFILE
     assert '-m "not browser and not transformers_free"' in MAKEFILE
     recipe = MAKEFILE.split("\ntest-transformers: setup $(WARM_SPEC)\n", 1)[1].split("\n\n", 1)[0]
-    assert "$(test_with_transformers)" in recipe and "$(NBMAKE) $(or $(ALL_NOTEBOOKS)," in recipe, recipe
+    assert recipe.strip().splitlines()[-1].strip() == "$(call test_with_transformers,$(EVERY_RUN))", recipe
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test \|\|", ci, re.M), "CI runs the README's test command"
     assert re.search(r"^make test-transformers TRANSFORMERS=4 \|\|", ci, re.M)
@@ -160,89 +162,12 @@ def test_the_dependencies_by_name_leave_the_checkout_alone(installer):
     assert after == before, f"{installer} wrote in vit_tutorial.egg-info"
 
 
-def _unit_options() -> list[str]:
-    """The unit phases' pytest options, as the Makefile's PYTEST_UNIT gives them."""
-    return re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", MAKEFILE, re.M).group(1).split()
-
-
-def _nbmake_runs() -> list[tuple[str, list[str]]]:
-    """Each nbmake line of ``make -n test-transformers``: (its first word, the notebooks it names, in order)."""
-    dry = subprocess.run(["make", "-n", "test-transformers"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return [(line.split(" ", 1)[0], line.split("--nbmake", 1)[1].split()) for line in dry.stdout.splitlines()
-            if " --nbmake " in line]
-
-
-MODULE_WITH_A_FIXTURE = '''
-import os, pytest
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    with open(os.environ["FIXTURE_LOG"], "a") as log:
-        log.write(f"{os.getpid()}\\n")
-
-@pytest.mark.parametrize("i", range(8))
-def test_uses_it(made, i):
-    pass
-'''
-
-
-@pytest.mark.slow  # starts pytest-xdist's workers
-def test_the_unit_phase_makes_a_modules_fixture_once(tmp_path):
-    """make test's unit phases distribute whole modules, so the grader's batch or the attack catalogue (a
-    module-wide fixture, minutes of kernels) is graded once, not once per worker. (pytest 9.2 made xdist's
-    loadgroup ignore its marks without a word: this is the check that would have seen it.)"""
-    options = _unit_options()
-    (tmp_path / "test_one.py").write_text(MODULE_WITH_A_FIXTURE)
-    (tmp_path / "test_two.py").write_text(MODULE_WITH_A_FIXTURE.replace("range(8)", "range(20)"))
-    log = tmp_path / "made.log"
-    run = subprocess.run([sys.executable, *options, "-p", "no:cacheprovider", "-q", str(tmp_path)], cwd=tmp_path,
-                         env={**os.environ, "FIXTURE_LOG": str(log)}, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "-n" in options and len(log.read_text().split()) == 2, f"{options}: one setup per module, got {log.read_text()!r}"
-
-
-MODULE_THAT_LOGS = '''
-import os, pytest
-
-@pytest.mark.parametrize("i", range(N))
-def test_logs(i):
-    with open(os.environ["ORDER_LOG"], "a") as log:
-        log.write(f"{os.environ['PYTEST_XDIST_WORKER']} {__name__}\\n")
-'''
-USES_OUR_HOOKS = f'''
-import importlib.util
-spec = importlib.util.spec_from_file_location("vt_conftest", {str(TESTS / "conftest.py")!r})
-ours = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ours)
-pytest_configure_node = ours.pytest_configure_node
-pytest_collection_modifyitems = ours.pytest_collection_modifyitems
-'''
-
-
-@pytest.mark.slow  # starts pytest-xdist's workers
-def test_real_workers_start_with_the_longest_modules(tmp_path):
-    """The order of test_the_longest_modules_are_handed_out_first, in real xdist workers: each worker sorts its own
-    collection, and there xdist has set ``--dist`` to "no" (the hook once read that and never sorted: the grader's
-    long modules started wherever the alphabet put them, one of them beside an idle core at the end)."""
-    options = _unit_options()
-    import conftest
-
-    first, second = conftest.LONGEST_FIRST[:2]
-    (tmp_path / "conftest.py").write_text(USES_OUR_HOOKS)
-    (tmp_path / "test_aaa_many.py").write_text(MODULE_THAT_LOGS.replace("range(N)", "range(30)"))  # first by name and size
-    for name in (first, second):
-        (tmp_path / name).write_text(MODULE_THAT_LOGS.replace("range(N)", "range(3)"))
-    log = tmp_path / "order.log"
-    run = subprocess.run([sys.executable, *options, "-p", "no:cacheprovider", "-q", str(tmp_path)],
-                         cwd=tmp_path, env={**os.environ, "ORDER_LOG": str(log)}, capture_output=True, text=True,
-                         timeout=600)
-    assert run.returncode == 0, run.stdout + run.stderr
-    started = {}
-    for line in log.read_text().split("\n"):
-        if line:
-            worker, module = line.split()
-            started.setdefault(worker, module)
-    assert sorted(started.values()) == sorted(Path(name).stem for name in (first, second)), started
+def _notebook_runs(target: str) -> list[list[tuple[str, str]]]:
+    """The nbmake runs of ``make -n TARGET`` (the lines that load tests/_notebook_runs.py): each a list of its
+    (notebook, weights) arguments, in order."""
+    dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [[tuple(arg.split("::")) for arg in line.split(" -p tests._notebook_runs ", 1)[1].split()]
+            for line in dry.stdout.splitlines() if " -p tests._notebook_runs " in line]
 
 
 WEIGHT_READERS = {"WEIGHTS_ENV", "requested_source", "resolve_source"}
@@ -283,10 +208,16 @@ def test_only_the_notebooks_that_load_the_model_run_again_on_trained_like_weight
     weighted = {p.relative_to(ROOT).as_posix() for p in weighted_notebooks(ROOT / "book")}
     every = {p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb")}
     assert "book/04_attention.ipynb" in weighted and "book/10_training.ipynb" not in weighted, weighted
-    runs = dict(_nbmake_runs())
-    assert set(runs["VIT_TUTORIAL_WEIGHTS=trained-like"]) == weighted, runs
-    [random_run] = [run for key, run in runs.items() if not key.startswith("VIT_TUTORIAL_WEIGHTS=")]
-    assert sorted(random_run) == sorted(every), "every notebook, random weights"
+    from _notebook_runs import HEAVY
+
+    heavy = {f"book/{name}" for name in HEAVY}
+    assert heavy <= weighted and len(heavy) < len(weighted), heavy
+    for target, on_random in (("test", set()), ("test-transformers", every)):  # make test's book build: random weights
+        [run] = _notebook_runs(target)
+        assert len(run) == len(set(run)), f"make {target}: a notebook twice on the same weights"
+        on = {w: {path for path, weights in run if weights == w} for w in ("random", "trained-like", "trained-like-heavy")}
+        assert on == {"random": on_random, "trained-like": weighted, "trained-like-heavy": heavy}, (target, on)
+        assert {weights for _, weights in run} <= set(on), f"make {target}: weights other than these? {run}"
     assert len(every) > len(weighted)
 
 
@@ -299,8 +230,9 @@ def test_nbmake_runs_hand_out_the_longest_notebook_first():
     assert set(took) == {p.name for p in (ROOT / "book").glob("*.ipynb")}, "benchmarks/results.json times every notebook"
     assert [p.name for p in longest_first([Path("a.ipynb"), Path("b.ipynb"), Path("c.ipynb")], {"b.ipynb": 5.0, "c.ipynb": 9.0})] \
         == ["c.ipynb", "b.ipynb", "a.ipynb"], "no time: last, as in the book build"
-    runs = [notebooks for _, notebooks in _nbmake_runs()]
-    assert len(runs) == 3, runs
+    runs = [run for target in ("test", "test-transformers") for run in _notebook_runs(target)]
+    assert len(runs) == 2, runs
     for run in runs:
-        seconds = [took[Path(path).name] for path in run]
-        assert seconds == sorted(seconds, reverse=True) or len(run) < 3, list(zip(run, seconds))
+        seconds = [took[Path(path).name] for path, _ in run]
+        assert seconds == sorted(seconds, reverse=True), list(zip(run, seconds))
+
