@@ -98,7 +98,7 @@ check: setup
 # that starts to need transformers fails instead of silently depending on it. CI runs them on one major only.
 # --dist loadfile: all the tests of a module run on one worker, so a module-wide fixture (the grader's batch and
 # attack catalogue, the otter export, the wheel and its fresh venv) is made once, not once per worker. The modules are
-# handed out in the order tests/conftest.py gives them (--no-loadscope-reorder): the grader's long ones first.
+# handed out in the order tests/_module_order.py gives them (--no-loadscope-reorder): the longest first.
 # (Not loadgroup: with pytest 9.2 its xdist_group marks are silently ignored, pytest-xdist issue 1386.)
 PYTEST_UNIT := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 TRANSFORMERS_FREE := $(shell grep -l '^pytestmark.*transformers_free' tests/test_*.py)
@@ -225,14 +225,20 @@ endef
 
 # The torch step of setup. With TORCH=cpu a wheel that pip can already find without an index
 # (pip's find-links, as on machines that carry a local CPU wheel, or one already in the venv)
-# wins, so setup works offline there; otherwise Linux asks PyTorch's CPU index.
+# wins, so setup works offline there; otherwise Linux asks PyTorch's CPU index. Where the find-links are in
+# PIP_FIND_LINKS, uv installs that wheel (as it does the extras): it unpacks and compiles the 192 MB wheel on every
+# core, and a second venv links the files it unpacked for the first (pip: 14 s each, one core).
 define install_torch
 pin="$$(grep '^torch==' $(CONSTRAINTS))"; \
 pip="$(BIN)/python -m pip install --quiet --no-deps"; \
 if [ -n "$(TORCH_INDEX)" ]; then \
   echo "setup: $$pin from $(TORCH_INDEX)"; $$pip --index-url "$(TORCH_INDEX)" "$$pin" || exit 1; \
 elif [ "$(TORCH)" = cpu ]; then \
-  if $$pip --no-index "$$pin" 2>/dev/null; then \
+  if [ "$(UV)" = 1 ] && [ -n "$${PIP_FIND_LINKS:-}" ] && $(BIN)/python -m pip install --quiet uv -c $(CONSTRAINTS) \
+      && UV_FIND_LINKS="$$PIP_FIND_LINKS" $(BIN)/uv pip install --quiet --no-index --no-deps --compile-bytecode \
+         --python $(BIN)/python "$$pin" 2>/dev/null; then \
+    echo "setup: $$pin found without an index (already installed, or a wheel in PIP_FIND_LINKS), by uv"; \
+  elif $$pip --no-index "$$pin" 2>/dev/null; then \
     echo "setup: $$pin found without an index (already installed, or a wheel in pip's find-links)"; \
   elif [ "$$(uname -s)" = Linux ]; then \
     echo "setup: $$pin, CPU build, from $(TORCH_CPU_INDEX)"; \

@@ -1,21 +1,28 @@
-"""Shared fixtures. Nothing here touches the network."""
+"""Shared fixtures. Nothing here touches the network.
+
+torch and the package are imported by the fixtures that use them, not here: xdist's controller loads this file too,
+and would import them for nothing (about 2.5 s of CPU in each of make test's four pytest runs that load it).
+"""
+from __future__ import annotations
+
 import os
 import threading
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported anywhere
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 import tqdm  # noqa: E402
 
 # no monitor thread: tqdm starts one with its first bar and keeps it after the bar closes (transformers 5's
 # save_pretrained shows "Writing model shards"), and a module must leave no thread running (no_thread_left_running)
 tqdm.tqdm.monitor_interval = 0
 
-import vit_tutorial as vt  # noqa: E402
 from _module_order import longest_first, pytest_configure_node  # noqa: E402, F401 - xdist's hook, in the controller
-from vit_tutorial.weights.hub import is_cached  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,18 +57,25 @@ def ipython_shell():
 @pytest.fixture(scope="session")
 def dev() -> torch.device:
     """The device tests run on (VIT_TUTORIAL_DEVICE, else the best available)."""
+    import vit_tutorial as vt
+
     return vt.device()
 
 
 @pytest.fixture(scope="session")
 def model(dev):
     """ViT-B/16 with seeded random weights (the exact checkpoint architecture), eval mode."""
+    import vit_tutorial as vt
+
     return vt.random_model(seed=0).to(dev)
 
 
 @pytest.fixture(scope="session")
 def pretrained_model(dev):
     """The pretrained checkpoint, when it is in the local HF cache; otherwise the test is skipped."""
+    import vit_tutorial as vt
+    from vit_tutorial.weights.hub import is_cached
+
     if not is_cached():
         pytest.skip("pretrained google/vit-base-patch16-224 is not in the local HuggingFace cache")
     model, _, _ = vt.load_model("pretrained", verbose=False)
@@ -102,12 +116,18 @@ def any_model(request, model):
 @pytest.fixture(scope="session")
 def cat_pixels(dev) -> torch.Tensor:
     """The sample cat photo as pixel values (1, 3, 224, 224)."""
+    import vit_tutorial as vt
+
     return vt.preprocess(vt.load_image("cat")).to(dev)
 
 
 @pytest.fixture(scope="session")
 def batch_pixels(dev) -> torch.Tensor:
     """The four sample photos as one batch (4, 3, 224, 224)."""
+    import torch
+
+    import vit_tutorial as vt
+
     return torch.cat([vt.preprocess(vt.load_image(n)) for n in ("cat", "coffee", "astronaut", "rocket")]).to(dev)
 
 

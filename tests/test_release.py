@@ -14,8 +14,8 @@
 - the built book (``VIT_TUTORIAL_BOOK_HTML``, as tests/test_browser.py finds it) has the same on every
   page of the table of contents.
 
-The tests that drive Chromium and the one on the built book are marked ``browser``: `make test` runs
-them after it has built the book.
+The tests that drive Chromium and those on a built book (the small one, the whole one) are marked ``browser``:
+`make test` runs them after it has built the book, and the small book is built once for them all.
 """
 
 from __future__ import annotations
@@ -342,8 +342,25 @@ SMALL_PAGES = ("book/intro", "book/01_chapter", "book/notes")
 def small_book(tmp_path_factory) -> Path:
     """The real _config.yml (execution off) over three pages: an introduction, a chapter notebook whose
     stored output names its weights, a page without a model. Built as book version v0.2 on the day of
-    EPOCH; returns the HTML folder."""
-    proj = tmp_path_factory.mktemp("small-book")
+    EPOCH; returns the HTML folder. Built once in a test run: the first xdist worker to need it builds it under a
+    lock, in the folder the workers share, and the others take that build (pytest-xdist's recipe); its tests all
+    run in the browser phase."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's, above each worker's own
+    html = shared / "small-book-out" / "_build" / "html"
+    with FileLock(str(shared / "small-book.lock")):
+        if not (shared / "small-book.built").exists():
+            shutil.rmtree(shared / "small-book", ignore_errors=True)  # a build that failed half-way
+            shutil.rmtree(shared / "small-book-out", ignore_errors=True)
+            _build_small_book(shared / "small-book", shared / "small-book-out")
+            (shared / "small-book.built").touch()
+    return html
+
+
+def _build_small_book(proj: Path, out: Path) -> None:
+    proj.mkdir()
     (proj / "book").mkdir()
     for name in ("_ext", "_static"):  # linked: the extension finds the repository (version, address) from its own file
         (proj / "book" / name).symlink_to(ROOT / "book" / name, target_is_directory=True)
@@ -377,7 +394,7 @@ def small_book(tmp_path_factory) -> Path:
     # only the chapter's, or the other pages keep "weights of the chapters: pretrained".
     # the output outside the project: sphinx-external-toc excludes every file the toc does not list, so an output folder
     # inside would change the config (exclude_patterns) between the two builds and force a full rebuild anyway
-    out = tmp_path_factory.mktemp("small-book-out")
+    out.mkdir()
     pretrained = ["[vit_tutorial] weights: pretrained (google/vit-base-patch16-224) - found in the local HuggingFace cache\n"]
     for printed in (pretrained, stream):
         notebook["cells"][1]["outputs"][0]["text"] = printed
@@ -391,7 +408,6 @@ def small_book(tmp_path_factory) -> Path:
             env=env,
         )
         assert result.returncode == 0, f"the small book did not build:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return out / "_build" / "html"
 
 
 def page_meta(path: Path) -> dict[str, str]:
@@ -437,6 +453,7 @@ def check_sharing_and_footer(html: Path, pages, book_version: str, built: str | 
 
 
 @pytest.mark.slow
+@pytest.mark.browser  # no browser, but beside the switcher's tests: the small book is built once, for all three
 def test_small_book_shares_and_names_its_release(small_book):
     weights = check_sharing_and_footer(small_book, SMALL_PAGES, "v0.2", built="2026-05-28")
     assert weights["book/01_chapter"] == "weights: random (google/vit-base-patch16-224 architecture, not trained)"
