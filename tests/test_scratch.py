@@ -24,33 +24,56 @@ def _hf(model, pixels):
         return model(pixels, output_hidden_states=True, output_attentions=True)
 
 
-def test_batch_of_four_samples_equals_hf_logits(any_model, batch_pixels, request):
-    """Chapter 9 on four photos: our logits as close to a float64 run as HuggingFace's float32 ones (twelve layers:
-    the referee decides), with the same top class. On the synthetic weights also: our error at most half the
-    referee's allowance, and a forgotten beta of the final LayerNorm far outside it; on random and trained-like
-    weights, the per-element rule on the logits passes ours and fails the mistake. One test, as the float64 run of the
-    whole model (the costly part) serves every claim; they were three, two of them in tests/test_tolerance.py."""
-    weights = request.node.callspec.params["any_model"]
-    with torch.no_grad():
-        theirs = any_model(batch_pixels).logits
-        truth = as_float64(any_model)(batch_pixels.double()).logits
-        ours = vit_forward(batch_pixels, any_model)
-        norm = vit_model(any_model).layernorm
-        saved = norm.bias.clone()
-        try:
-            norm.bias.zero_()
-            wrong = vit_forward(batch_pixels, any_model)
-        finally:
-            norm.bias.copy_(saved)
-    assert ours.shape == (4, 1000)
-    assert_as_accurate_as(ours, theirs, truth, what="logits")
-    assert torch.equal(ours.argmax(-1), theirs.argmax(-1))
-    if weights != "pretrained":  # measured on these (benchmarks/margins.py); the checkpoint's margins are not
-        assert referee_margin(ours, theirs, truth) < 0.5
-        assert referee_margin(wrong, theirs, truth) > 100
-    if weights in ("random", "trained-like"):  # as measured; the heavy profile's deep checks are the referee's
-        assert_equivalent(ours, theirs)
-        assert equivalence_margin(wrong, theirs) > 10
+@pytest.fixture(scope="module")
+def batch_logits(batch_pixels):
+    """``batch_logits(model)``: on the four photos, HuggingFace's float32 logits, ours, a float64 run's, and ours with
+    the final LayerNorm's beta forgotten. Each model's are computed once, for the three tests below: the float64 run of
+    the whole model is the costly part, and the three tests were once three such runs in two modules."""
+    done = {}
+
+    def runs(model):
+        if id(model) not in done:
+            with torch.no_grad():
+                theirs = model(batch_pixels).logits
+                truth = as_float64(model)(batch_pixels.double()).logits
+                ours = vit_forward(batch_pixels, model)
+                norm = vit_model(model).layernorm
+                saved = norm.bias.clone()
+                try:
+                    norm.bias.zero_()
+                    wrong = vit_forward(batch_pixels, model)
+                finally:
+                    norm.bias.copy_(saved)
+            done[id(model)] = (model, {"theirs": theirs, "ours": ours, "truth": truth, "wrong": wrong})  # (kept alive)
+        return done[id(model)][1]
+
+    return runs
+
+
+def test_batch_of_four_samples_equals_hf_logits(any_model, batch_logits):
+    """Twelve layers: the float64 referee decides (chapter 9); the same top class."""
+    run = batch_logits(any_model)
+    assert run["ours"].shape == (4, 1000)
+    assert_as_accurate_as(run["ours"], run["theirs"], run["truth"], what="logits")
+    assert torch.equal(run["ours"].argmax(-1), run["theirs"].argmax(-1))
+
+
+@pytest.mark.parametrize("weights", ["random", "trained-like", "trained-like-heavy"])
+def test_whole_model_referee_passes_and_a_forgotten_final_beta_fails(weights, request, batch_logits):
+    """The chapter 9 check: our logits as close to a float64 run as HuggingFace's (at most half the allowance), and a
+    mistake far from it."""
+    run = batch_logits(request.getfixturevalue({"random": "model", "trained-like": "trained_like"}.get(weights, "trained_like_heavy")))
+    assert referee_margin(run["ours"], run["theirs"], run["truth"]) < 0.5
+    assert referee_margin(run["wrong"], run["theirs"], run["truth"]) > 100
+
+
+@pytest.mark.parametrize("weights", ["random", "trained-like"])
+def test_whole_model_logits_pass_and_a_forgotten_final_beta_fails(weights, request, batch_logits):
+    """The per-element rule on the logits, where it is enough (measured on these two weights): ours passes, the
+    forgotten beta fails."""
+    run = batch_logits(request.getfixturevalue("model" if weights == "random" else "trained_like"))
+    assert_equivalent(run["ours"], run["theirs"])
+    assert equivalence_margin(run["wrong"], run["theirs"]) > 10
 
 
 def test_gradients_flow_only_when_asked(model, cat_pixels):

@@ -39,33 +39,48 @@ from _module_order import pytest_collection_modifyitems, pytest_configure_node  
 '''
 
 
-def test_the_unit_phase_hands_out_whole_modules_the_longest_first(tmp_path):
-    """make test's unit phases (the Makefile's PYTEST_UNIT, in real xdist workers, with tests/conftest.py's hooks):
-    a module's fixture is made once, not once per worker, so the grader's batch or the attack catalogue (minutes of
-    kernels) is graded once (pytest 9.2 made xdist's loadgroup ignore its marks without a word: this would see it);
-    and each worker starts with one of the two longest modules, whatever their names and sizes. The worker sorts its
-    own collection, where xdist has set ``--dist`` to "no": the hook once read that and never sorted."""
+@pytest.fixture(scope="module")
+def unit_run(tmp_path_factory) -> dict:
+    """make test's unit phases as the Makefile's PYTEST_UNIT runs them (real xdist workers, tests/conftest.py's
+    hooks), on three modules: one first by name and size, and the two that LONGEST_FIRST puts first, each with a
+    module-wide fixture. Returns the options, the two longest modules, and what the run logged: the module of each
+    fixture made, and the module each worker started with. One run for the two tests below."""
     from _module_order import LONGEST_FIRST
 
+    folder = tmp_path_factory.mktemp("unit-run")
     options = re.search(r"^PYTEST_UNIT := \$\(BIN\)/python (-m pytest .*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
-    first, second = LONGEST_FIRST[:2]
-    (tmp_path / "conftest.py").write_text(USES_OUR_HOOKS)
-    (tmp_path / "test_aaa_many.py").write_text(MODULE.replace("range(N)", "range(30)"))  # first by name and size
-    for name in (first, second):
-        (tmp_path / name).write_text(MODULE.replace("range(N)", "range(3)"))
-    log = tmp_path / "run.log"
-    run = subprocess.run([sys.executable, *options.split(), "-p", "no:cacheprovider", "-q", str(tmp_path)], cwd=tmp_path,
+    longest = [Path(name).stem for name in LONGEST_FIRST[:2]]
+    (folder / "conftest.py").write_text(USES_OUR_HOOKS)
+    (folder / "test_aaa_many.py").write_text(MODULE.replace("range(N)", "range(30)"))  # first by name and size
+    for name in longest:
+        (folder / f"{name}.py").write_text(MODULE.replace("range(N)", "range(3)"))
+    log = folder / "run.log"
+    run = subprocess.run([sys.executable, *options.split(), "-p", "no:cacheprovider", "-q", str(folder)], cwd=folder,
                          env={**os.environ, "RUN_LOG": str(log)}, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = [line.split() for line in log.read_text().splitlines()]
-    made = [module for what, module, _ in lines if what == "made"]
-    assert "-n" in options and sorted(made) == sorted(["test_aaa_many", *(Path(n).stem for n in (first, second))]), \
-        f"{options}: one setup per module, got {made}"
     started = {}
     for what, module, worker in lines:
         if what == "ran":
             started.setdefault(worker, module)
-    assert sorted(started.values()) == sorted(Path(name).stem for name in (first, second)), started
+    return {"options": options, "longest": longest, "made": [module for what, module, _ in lines if what == "made"],
+            "started": started}
+
+
+def test_the_unit_phase_makes_a_modules_fixture_once(unit_run):
+    """Whole modules to a worker: the grader's batch or the attack catalogue (a module-wide fixture, minutes of
+    kernels) is graded once, not once per worker. (pytest 9.2 made xdist's loadgroup ignore its marks without a word:
+    this is the check that would have seen it.)"""
+    assert "-n" in unit_run["options"], unit_run["options"]
+    assert sorted(unit_run["made"]) == sorted(["test_aaa_many", *unit_run["longest"]]), \
+        f"{unit_run['options']}: one setup per module, got {unit_run['made']}"
+
+
+def test_real_workers_start_with_the_longest_modules(unit_run):
+    """Each worker starts with one of the two longest modules, whatever their names and sizes. The worker sorts its
+    own collection, where xdist has set ``--dist`` to "no": the hook once read that and never sorted (the grader's long
+    modules started wherever the alphabet put them, one of them beside an idle core at the end)."""
+    assert sorted(unit_run["started"].values()) == sorted(unit_run["longest"]), unit_run["started"]
 
 
 def test_each_notebook_run_has_its_weights_in_the_kernel(tmp_path):

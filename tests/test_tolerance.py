@@ -88,8 +88,8 @@ def test_as_float64_is_a_copy(model):
         assert torch.equal(a.double(), b), name
 
 
-# The whole model's logits against the referee, with a forgotten final beta: tests/test_scratch.py's batch of four
-# (one float64 run of the model for every claim about it).
+# The whole model's logits against the referee and the per-element rule, with a forgotten final beta: in
+# tests/test_scratch.py, beside the batch of four (one float64 run of the model for the three tests).
 
 
 def test_trained_like_heavy_statistics(trained_like_heavy, cat_pixels):
