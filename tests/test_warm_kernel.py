@@ -1,4 +1,4 @@
-"""tools/warm_kernel.py: nbmake's notebook kernels, forked from a warm process (the Makefile's NBMAKE).
+"""tools/warm_kernel.py: nbmake's notebook kernels, forked from a warm process (the Makefile's NOTEBOOK_RUNS).
 
 A forked kernel must behave as a fresh one does where a notebook can tell: its working folder, its environment, its
 share of the cores, an interrupt; it must end with its launcher; and with no server it must still start.
