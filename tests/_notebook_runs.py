@@ -86,13 +86,14 @@ def pytest_configure(config):
 
 def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix == ".ipynb" and "_build" not in file_path.parts:
-        return _plugin_classes()[0].from_parent(parent, path=file_path)
+        return _notebook_file().from_parent(parent, path=file_path)
     return None
 
 
 @functools.cache
-def _plugin_classes():
-    """nbmake's notebook item, once per weights (only under pytest: the Makefile runs this file with a bare Python)."""
+def _notebook_file():
+    """A notebook's collector: nbmake's item, once per weights (defined only under pytest: the Makefile runs this
+    file with a bare Python, without pytest or nbmake)."""
     import pytest
     from nbmake.pytest_items import NotebookItem
 
@@ -119,7 +120,7 @@ def _plugin_classes():
             for weights in WEIGHTS:
                 yield OnWeights.from_parent(self, filename=str(self.path), name=weights)
 
-    return NotebookOnEachWeights, OnWeights
+    return NotebookOnEachWeights
 
 
 if __name__ == "__main__":
